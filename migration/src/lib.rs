@@ -1,0 +1,21 @@
+//! Schema migrations, valid on SQLite and PostgreSQL. Applied by the service at
+//! start-up (`growth-analytics migrate` or `serve`) and by this crate's CLI.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_pageviews;
+mod m20261126_000002_create_events;
+mod m20261126_000003_create_identity_links;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_pageviews::Migration),
+            Box::new(m20261126_000002_create_events::Migration),
+            Box::new(m20261126_000003_create_identity_links::Migration),
+        ]
+    }
+}

@@ -1,0 +1,88 @@
+//! The command line: `serve` (default), `migrate`, `schema`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::startup::{shutdown_signal, Application};
+use crate::store::Store;
+
+/// Marketing attribution for a subscription business.
+#[derive(Debug, Parser)]
+#[command(
+    name = "growth-analytics",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `serve`'s flags, so that plain `growth-analytics --listen …` serves.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default). Applies migrations first.
+    Serve(ServeConfig),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseConfig),
+    /// Print the GraphQL schema (SDL) to stdout.
+    Schema,
+}
+
+/// Parses arguments, runs the command, maps failure to exit code 1 with the cause chain.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Migrate(database)) => {
+            let store = Store::connect(&database).await?;
+            store.migrate().await?;
+            eprintln!(
+                "migrations applied to {}",
+                crate::store::redact(&database.database_url)
+            );
+            Ok(())
+        }
+        Some(Command::Schema) => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let database = crate::store::redact(&config.database.database_url);
+    let app = Application::build(config).await?;
+    let address = app.address();
+    tracing::info!(%address, %database, "growth-analytics listening");
+    eprintln!("growth-analytics is serving on http://{address}");
+    eprintln!("  GraphiQL:  http://{address}/graphql");
+    eprintln!("  webhooks:  POST http://{address}/webhooks/pageviews and /webhooks/events");
+    app.run_until(shutdown_signal()).await
+}

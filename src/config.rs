@@ -1,0 +1,135 @@
+//! Configuration: every knob is a flag with an environment variable and a
+//! documented default (the README's configuration table mirrors this file).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// The embedded default: an SQLite file in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://growth-analytics.db?mode=rwc";
+
+/// Where the data lives and how the service talks to it.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before a request fails.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub acquire_timeout_secs: u64,
+}
+
+impl DatabaseConfig {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections: 16,
+            acquire_timeout_secs: 5,
+        }
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self::new(DEFAULT_DATABASE_URL)
+    }
+}
+
+/// Request limits. Every one exists so that one client cannot take the
+/// service down: a huge body, a huge batch, a query that fans out forever.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes (1 MiB).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most payloads in one webhook batch.
+    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10_000)]
+    pub max_batch_size: usize,
+    /// Largest `first:` a connection accepts (and the default page size is 20).
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: usize,
+    /// Deepest GraphQL query accepted.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12)]
+    pub max_query_depth: usize,
+    /// Highest GraphQL complexity (roughly: fields selected, times page sizes) accepted.
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
+    pub max_query_complexity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_batch_size: 10_000,
+            max_page_size: 500,
+            max_query_depth: 12,
+            max_query_complexity: 50_000,
+        }
+    }
+}
+
+/// How pageviews are classified and attributed.
+#[derive(Debug, Clone, Args)]
+pub struct AttributionConfig {
+    /// Extra hosts (comma-separated) whose referrers count as internal navigation,
+    /// besides the page's own host (`www.` is ignored either way).
+    #[arg(long, env = "SITE_HOSTS", value_delimiter = ',')]
+    pub site_hosts: Vec<String>,
+    /// Minutes of inactivity after which a fingerprint's next pageview starts a new session.
+    #[arg(long, env = "SESSION_TIMEOUT_MINUTES", default_value_t = 30)]
+    pub session_timeout_minutes: u32,
+    /// Days before a conversion whose touchpoints get credit.
+    #[arg(long, env = "LOOKBACK_DAYS", default_value_t = 30)]
+    pub lookback_days: u32,
+    /// Event names (comma-separated) that count as conversions.
+    #[arg(long, env = "CONVERSION_EVENTS", value_delimiter = ',', default_values_t = ["signup".to_string(), "trial".to_string()])]
+    pub conversion_events: Vec<String>,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        Self {
+            site_hosts: Vec::new(),
+            session_timeout_minutes: 30,
+            lookback_days: 30,
+            conversion_events: vec!["signup".into(), "trial".into()],
+        }
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free one (the bound address is logged).
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub limits: Limits,
+    #[command(flatten)]
+    pub attribution: AttributionConfig,
+    /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database: DatabaseConfig::default(),
+            limits: Limits::default(),
+            attribution: AttributionConfig::default(),
+            shutdown_grace_secs: 30,
+        }
+    }
+}

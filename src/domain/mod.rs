@@ -1,0 +1,11 @@
+//! Domain types, parsed once at the edge so that nothing past ingestion has to
+//! re-check a fingerprint's length or a URL's scheme.
+
+mod channel;
+mod webhook;
+
+pub use channel::Channel;
+pub use webhook::{
+    parse_timestamp, EventName, FieldError, Fingerprint, NewEvent, NewPageview, RawEvent,
+    RawPageview, UserId, WebUrl, MAX_ID_LEN, MAX_URL_LEN,
+};

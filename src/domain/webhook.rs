@@ -1,0 +1,431 @@
+//! The two webhook payloads, raw (as a sender wrote them) and parsed.
+//!
+//! `RawPageview`/`RawEvent` hold whatever strings arrived; `TryFrom` turns them
+//! into `NewPageview`/`NewEvent`, whose fields can only hold valid values. Both
+//! the REST adapter and the GraphQL mutations go through these conversions, so
+//! the two surfaces accept and refuse exactly the same payloads.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// Longest fingerprint, user id or event name accepted.
+pub const MAX_ID_LEN: usize = 256;
+/// Longest URL accepted (8 KiB): longer ones are not browser URLs.
+pub const MAX_URL_LEN: usize = 8 * 1024;
+
+/// Why one field of one payload was refused. `field` uses the webhook's
+/// snake_case name; the GraphQL layer renames it to the input's camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Position in a batch; `None` for a single payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+}
+
+fn bounded_id(field: &'static str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_ID_LEN {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_ID_LEN} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A visitor's cookie id: non-empty, at most [`MAX_ID_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn parse(value: &str) -> Result<Self, FieldError> {
+        bounded_id("fingerprint", value).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An account id. Senders write `""` for "no account": that is `None`, never a `UserId`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+impl UserId {
+    /// `Ok(None)` for an empty string.
+    pub fn parse_optional(value: Option<&str>) -> Result<Option<Self>, FieldError> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => bounded_id("user_id", v).map(|v| Some(Self(v))),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An event name, lower-cased so `Signup` and `signup` count together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventName(String);
+
+impl EventName {
+    pub fn parse(value: &str) -> Result<Self, FieldError> {
+        bounded_id("name", value).map(|v| Self(v.to_lowercase()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute http(s) URL of at most [`MAX_URL_LEN`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUrl(Url);
+
+impl WebUrl {
+    pub fn parse(field: &'static str, value: &str) -> Result<Self, FieldError> {
+        let value = value.trim();
+        if value.len() > MAX_URL_LEN {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {MAX_URL_LEN} bytes"),
+            ));
+        }
+        let url = Url::parse(value)
+            .map_err(|e| FieldError::new(field, format!("is not an absolute URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FieldError::new(
+                field,
+                format!("must be an http(s) URL, not '{}'", url.scheme()),
+            ));
+        }
+        if url.host_str().is_none() {
+            return Err(FieldError::new(field, "must have a host"));
+        }
+        Ok(Self(url))
+    }
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// Parses the brief's form (`2023-01-20 13:59:56.437947 UTC`) and RFC 3339
+/// with any offset, to UTC truncated to microseconds (the storage precision,
+/// so a redelivery with extra digits is still the same payload).
+pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
+    let value = value.trim();
+    let parsed = if let Some(naive) = value.strip_suffix(" UTC") {
+        NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S%.f")
+            .map(|n| n.and_utc())
+            .map_err(|e| e.to_string())
+    } else {
+        DateTime::parse_from_rfc3339(value)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| e.to_string())
+    };
+    parsed
+        .map(|d| d.trunc_subsecs(6))
+        .map_err(|e| {
+            format!("'{value}' is not a timestamp ({e}); expected e.g. '2023-01-20 13:59:56.437947 UTC' or RFC 3339")
+        })
+}
+
+fn timestamp_field(field: &'static str, value: Option<&str>) -> Result<DateTime<Utc>, FieldError> {
+    let value = value.ok_or_else(|| FieldError::new(field, "is required"))?;
+    parse_timestamp(value).map_err(|m| FieldError::new(field, m))
+}
+
+fn required<'a>(field: &'static str, value: Option<&'a str>) -> Result<&'a str, FieldError> {
+    value.ok_or_else(|| FieldError::new(field, "is required"))
+}
+
+/// A pageview as it arrived. `None` means absent or null.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawPageview {
+    pub fingerprint: Option<String>,
+    pub user_id: Option<String>,
+    pub url: Option<String>,
+    pub referrer_url: Option<String>,
+    pub created_at: Option<String>,
+}
+
+/// An event as it arrived. `None` means absent or null.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawEvent {
+    pub name: Option<String>,
+    pub fingerprint: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: Option<String>,
+}
+
+/// A valid pageview, not yet classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPageview {
+    pub fingerprint: Fingerprint,
+    pub user_id: Option<UserId>,
+    pub url: WebUrl,
+    pub referrer_url: Option<WebUrl>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A valid event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub name: EventName,
+    pub fingerprint: Fingerprint,
+    pub user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<RawPageview> for NewPageview {
+    type Error = Vec<FieldError>;
+
+    fn try_from(raw: RawPageview) -> Result<Self, Self::Error> {
+        let fingerprint =
+            required("fingerprint", raw.fingerprint.as_deref()).and_then(Fingerprint::parse);
+        let user_id = UserId::parse_optional(raw.user_id.as_deref());
+        let url = required("url", raw.url.as_deref()).and_then(|u| WebUrl::parse("url", u));
+        let referrer_url = match raw.referrer_url.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(r) => WebUrl::parse("referrer_url", r).map(Some),
+        };
+        let created_at = timestamp_field("created_at", raw.created_at.as_deref());
+        // Matching all five at once reports every bad field, not just the first.
+        match (fingerprint, user_id, url, referrer_url, created_at) {
+            (Ok(fingerprint), Ok(user_id), Ok(url), Ok(referrer_url), Ok(created_at)) => {
+                Ok(NewPageview {
+                    fingerprint,
+                    user_id,
+                    url,
+                    referrer_url,
+                    created_at,
+                })
+            }
+            (a, b, c, d, e) => Err([a.err(), b.err(), c.err(), d.err(), e.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+impl TryFrom<RawEvent> for NewEvent {
+    type Error = Vec<FieldError>;
+
+    fn try_from(raw: RawEvent) -> Result<Self, Self::Error> {
+        let name = required("name", raw.name.as_deref()).and_then(EventName::parse);
+        let fingerprint =
+            required("fingerprint", raw.fingerprint.as_deref()).and_then(Fingerprint::parse);
+        let user_id = UserId::parse_optional(raw.user_id.as_deref());
+        let created_at = timestamp_field("created_at", raw.created_at.as_deref());
+        match (name, fingerprint, user_id, created_at) {
+            (Ok(name), Ok(fingerprint), Ok(user_id), Ok(created_at)) => Ok(NewEvent {
+                name,
+                fingerprint,
+                user_id,
+                created_at,
+            }),
+            (a, b, c, d) => Err([a.err(), b.err(), c.err(), d.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+/// The natural key of a payload: its time as 8 order-preserving big-endian
+/// bytes, then 16 bytes of SHA-256 over every normalised field. Leading with
+/// the time keeps the unique index's inserts close to append-only (random
+/// keys dirty random pages); the digest makes NULL and `""` one value, which a
+/// unique index over the raw nullable columns would not.
+fn natural_key(kind: u8, at: DateTime<Utc>, fields: &[Option<&str>]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update([kind]);
+    for field in fields {
+        match field {
+            // Length-prefixed, so ("ab","c") and ("a","bc") differ; 0xFF marks null.
+            Some(v) => {
+                hasher.update((v.len() as u64).to_be_bytes());
+                hasher.update(v.as_bytes());
+            }
+            None => hasher.update([0xFF]),
+        }
+    }
+    let micros = at.timestamp_micros();
+    let mut key = Vec::with_capacity(24);
+    key.extend_from_slice(&((micros as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&hasher.finalize()[..16]);
+    key
+}
+
+impl NewPageview {
+    /// See [`natural_key`]: equal for every redelivery of this payload.
+    pub fn dedup_key(&self) -> Vec<u8> {
+        natural_key(
+            b'p',
+            self.created_at,
+            &[
+                Some(self.fingerprint.as_str()),
+                self.user_id.as_ref().map(UserId::as_str),
+                Some(self.url.as_str()),
+                self.referrer_url.as_ref().map(WebUrl::as_str),
+            ],
+        )
+    }
+}
+
+impl NewEvent {
+    /// See [`natural_key`]: equal for every redelivery of this payload.
+    pub fn dedup_key(&self) -> Vec<u8> {
+        natural_key(
+            b'e',
+            self.created_at,
+            &[
+                Some(self.name.as_str()),
+                Some(self.fingerprint.as_str()),
+                self.user_id.as_ref().map(UserId::as_str),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_pageview() -> RawPageview {
+        RawPageview {
+            fingerprint: Some("fp-1".into()),
+            user_id: None,
+            url: Some("https://www.blinkist.com/en".into()),
+            referrer_url: None,
+            created_at: Some("2023-01-20 13:59:56.437947 UTC".into()),
+        }
+    }
+
+    #[test]
+    fn the_briefs_timestamp_form_and_rfc3339_give_the_same_instant() {
+        let a = parse_timestamp("2023-01-20 13:59:56.437947 UTC").unwrap();
+        let b = parse_timestamp("2023-01-20T14:59:56.437947+01:00").unwrap();
+        let c = parse_timestamp("2023-01-20T13:59:56.437947Z").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(a.timestamp_subsec_micros(), 437_947);
+    }
+
+    #[test]
+    fn five_fraction_digits_are_read_as_a_decimal_fraction() {
+        let t = parse_timestamp("2023-01-20 14:02:21.16808 UTC").unwrap();
+        assert_eq!(t.timestamp_subsec_micros(), 168_080);
+    }
+
+    #[test]
+    fn digits_beyond_microseconds_are_truncated() {
+        let a = parse_timestamp("2023-01-20T13:59:56.4379479Z").unwrap();
+        assert_eq!(a, parse_timestamp("2023-01-20T13:59:56.437947Z").unwrap());
+    }
+
+    #[test]
+    fn garbage_timestamps_are_refused_with_the_expected_forms() {
+        let err = parse_timestamp("yesterday").unwrap_err();
+        assert!(err.contains("2023-01-20 13:59:56.437947 UTC"), "{err}");
+    }
+
+    #[test]
+    fn empty_user_id_and_referrer_mean_null() {
+        let mut raw = raw_pageview();
+        raw.user_id = Some(String::new());
+        raw.referrer_url = Some(String::new());
+        let pv = NewPageview::try_from(raw).unwrap();
+        assert_eq!(pv.user_id, None);
+        assert_eq!(pv.referrer_url, None);
+    }
+
+    #[test]
+    fn empty_and_null_user_id_have_the_same_natural_key() {
+        let mut with_empty = raw_pageview();
+        with_empty.user_id = Some(String::new());
+        let a = NewPageview::try_from(with_empty).unwrap().dedup_key();
+        let b = NewPageview::try_from(raw_pageview()).unwrap().dedup_key();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn natural_keys_differ_when_any_field_differs_and_sort_by_time() {
+        let base = NewPageview::try_from(raw_pageview()).unwrap();
+        let mut other = raw_pageview();
+        other.user_id = Some("u1".into());
+        let other = NewPageview::try_from(other).unwrap();
+        assert_ne!(base.dedup_key(), other.dedup_key());
+        let mut later = raw_pageview();
+        later.created_at = Some("2023-01-20 13:59:57 UTC".into());
+        assert!(NewPageview::try_from(later).unwrap().dedup_key() > base.dedup_key());
+        let mut before_1970 = raw_pageview();
+        before_1970.created_at = Some("1969-12-31 23:59:59 UTC".into());
+        assert!(NewPageview::try_from(before_1970).unwrap().dedup_key() < base.dedup_key());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let raw = RawPageview {
+            fingerprint: Some("  ".into()),
+            user_id: Some("x".repeat(MAX_ID_LEN + 1)),
+            url: Some("ftp://example.com/".into()),
+            referrer_url: Some("not a url".into()),
+            created_at: None,
+        };
+        let errors = NewPageview::try_from(raw).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "fingerprint",
+                "user_id",
+                "url",
+                "referrer_url",
+                "created_at"
+            ]
+        );
+    }
+
+    #[test]
+    fn event_names_are_lower_cased() {
+        let ev = NewEvent::try_from(RawEvent {
+            name: Some("SignUp".into()),
+            fingerprint: Some("fp".into()),
+            user_id: Some("u".into()),
+            created_at: Some("2023-01-18 12:33:41.127641 UTC".into()),
+        })
+        .unwrap();
+        assert_eq!(ev.name.as_str(), "signup");
+    }
+
+    #[test]
+    fn overlong_urls_are_refused() {
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert!(WebUrl::parse("url", &long).is_err());
+    }
+}

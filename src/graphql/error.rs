@@ -1,0 +1,113 @@
+//! The GraphQL surface's errors: every error carries `extensions.code`;
+//! user errors say which field and why, internal ones are logged and shown
+//! as a generic message.
+
+use async_graphql::{ErrorExtensions, Value};
+
+use crate::domain::FieldError;
+use crate::ingest::IngestError;
+
+/// `extensions.code` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorCode {
+    BadUserInput,
+    InternalServerError,
+}
+
+impl ApiErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ApiErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// A user error with an explanation.
+pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into())
+        .extend_with(|_, e| e.set("code", ApiErrorCode::BadUserInput.as_str()))
+}
+
+/// An internal error: logged with its cause chain, shown generically.
+pub fn internal(error: impl Into<anyhow::Error>) -> async_graphql::Error {
+    let error = error.into();
+    tracing::error!(error = ?error, "GraphQL resolver failed");
+    async_graphql::Error::new("internal error")
+        .extend_with(|_, e| e.set("code", ApiErrorCode::InternalServerError.as_str()))
+}
+
+/// Webhook field names are snake_case; GraphQL inputs are camelCase.
+fn camel(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Field errors as `BAD_USER_INPUT`, with every error under `extensions.fields`.
+pub fn invalid(errors: &[FieldError]) -> async_graphql::Error {
+    let summary = errors
+        .iter()
+        .take(5)
+        .map(|e| {
+            let at = e.index.map(|i| format!("inputs[{i}].")).unwrap_or_default();
+            format!("{at}{}: {}", camel(e.field), e.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fields: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            let mut map = async_graphql::indexmap::IndexMap::new();
+            if let Some(i) = e.index {
+                map.insert(async_graphql::Name::new("index"), Value::from(i as i32));
+            }
+            map.insert(
+                async_graphql::Name::new("field"),
+                Value::from(camel(e.field)),
+            );
+            map.insert(
+                async_graphql::Name::new("message"),
+                Value::from(e.message.clone()),
+            );
+            Value::Object(map)
+        })
+        .collect();
+    async_graphql::Error::new(format!("invalid input: {summary}")).extend_with(move |_, e| {
+        e.set("code", ApiErrorCode::BadUserInput.as_str());
+        e.set("fields", Value::List(fields.clone()));
+    })
+}
+
+/// Maps an ingestion failure to its GraphQL error.
+pub fn from_ingest(error: IngestError) -> async_graphql::Error {
+    match error {
+        IngestError::Invalid(errors) => invalid(&errors),
+        e @ IngestError::TooMany { .. } => bad_input(e.to_string()),
+        IngestError::Store(db) => {
+            internal(anyhow::Error::new(db).context("Failed to store webhooks"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::camel;
+
+    #[test]
+    fn webhook_field_names_become_input_field_names() {
+        assert_eq!(camel("referrer_url"), "referrerUrl");
+        assert_eq!(camel("created_at"), "createdAt");
+        assert_eq!(camel("url"), "url");
+    }
+}

@@ -1,0 +1,92 @@
+//! The root mutation: webhooks sent through GraphQL. They take the same
+//! ingestion path as the REST adapter, so both accept and refuse alike.
+
+use async_graphql::{Context, Object};
+
+use super::error::{from_ingest, internal};
+use super::types::{Event, EventInput, IngestSummary, Pageview, PageviewInput};
+use crate::domain::{RawEvent, RawPageview};
+use crate::ingest::{Ingestor, Recorded};
+use crate::store::Store;
+
+/// Writes.
+pub struct Mutation;
+
+fn summary(r: &Recorded) -> IngestSummary {
+    IngestSummary {
+        stored: r.outcome.stored,
+        duplicates: r.outcome.duplicates,
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Records one pageview and returns it as stored (a redelivery returns
+    /// the row stored the first time).
+    async fn record_pageview(
+        &self,
+        ctx: &Context<'_>,
+        input: PageviewInput,
+    ) -> async_graphql::Result<Pageview> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let recorded = ingestor
+            .pageviews(vec![RawPageview::from(input)], false)
+            .await
+            .map_err(from_ingest)?;
+        let store = ctx.data::<Store>()?;
+        let row = store
+            .pageviews_by_keys(recorded.keys)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| internal(anyhow::anyhow!("stored pageview not found")))?;
+        Ok(row.into())
+    }
+
+    /// Records one event and returns it as stored.
+    async fn record_event(
+        &self,
+        ctx: &Context<'_>,
+        input: EventInput,
+    ) -> async_graphql::Result<Event> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let recorded = ingestor
+            .events(vec![RawEvent::from(input)], false)
+            .await
+            .map_err(from_ingest)?;
+        let store = ctx.data::<Store>()?;
+        let row = store
+            .events_by_keys(recorded.keys)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| internal(anyhow::anyhow!("stored event not found")))?;
+        Ok(row.into())
+    }
+
+    /// Records a batch of pageviews atomically: one invalid input stores none.
+    async fn record_pageviews(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<PageviewInput>,
+    ) -> async_graphql::Result<IngestSummary> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let raws = inputs.into_iter().map(RawPageview::from).collect();
+        let recorded = ingestor.pageviews(raws, true).await.map_err(from_ingest)?;
+        Ok(summary(&recorded))
+    }
+
+    /// Records a batch of events atomically: one invalid input stores none.
+    async fn record_events(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<EventInput>,
+    ) -> async_graphql::Result<IngestSummary> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let raws = inputs.into_iter().map(RawEvent::from).collect();
+        let recorded = ingestor.events(raws, true).await.map_err(from_ingest)?;
+        Ok(summary(&recorded))
+    }
+}

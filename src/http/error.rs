@@ -1,0 +1,71 @@
+//! The REST surface's one error type. User errors say which field and why;
+//! internal errors are logged with their cause chain and shown as a generic
+//! message, so no SQL or stack detail ever reaches a client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::domain::FieldError;
+use crate::ingest::{IngestError, JsonBodyError};
+
+/// Everything a REST handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON, or not an object/array (400).
+    #[error(transparent)]
+    BadJson(#[from] JsonBodyError),
+    /// The body exceeds the configured limit (413).
+    #[error("body exceeds the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Valid JSON, invalid fields (422).
+    #[error("invalid payload")]
+    Invalid(Vec<FieldError>),
+    /// A batch over the limit (422): its items may all be fine, the size is not.
+    #[error("a batch holds at most {max} payloads, this one has {got}")]
+    TooMany { max: usize, got: usize },
+    /// Anything else (500), logged, never shown.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(errors) => ApiError::Invalid(errors),
+            IngestError::TooMany { max, got } => ApiError::TooMany { max, got },
+            IngestError::Store(db) => {
+                ApiError::Internal(anyhow::Error::new(db).context("Failed to store webhooks"))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
+            ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+        };
+        let mut body = json!({ "error": code, "message": self.to_string() });
+        if let ApiError::Invalid(errors) = &self {
+            body["errors"] = json!(errors);
+            if let Some(first) = errors.first() {
+                // A one-line summary for logs and humans; `errors` has them all.
+                let at = first
+                    .index
+                    .map(|i| format!("item {i}: "))
+                    .unwrap_or_default();
+                body["message"] = json!(format!("{at}`{}` {}", first.field, first.message));
+            }
+        }
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,30 @@
+//! HTTP: the router that puts the surfaces together, errors, health checks.
+//!
+//! Layer order matters and reads bottom-up in `router()`: the body limit sits
+//! closest to the handlers so that a too-large body is refused before it is
+//! buffered, and tracing wraps everything so refusals are logged too.
+
+pub mod error;
+mod health;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::startup::AppState;
+
+pub use error::ApiError;
+
+/// The whole service as an axum router (tests can drive it without a socket).
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(crate::ingest::rest::router())
+        .merge(crate::graphql::router())
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,205 @@
+//! Webhook JSON → raw payloads, with errors that name the field and the item.
+//!
+//! Parsing goes through `serde_json::Value` rather than a derived struct so
+//! that a wrong type is reported as "`url` must be a string" at item 3, not as
+//! serde's "invalid type at line 1 column 412". Unknown fields are ignored:
+//! senders add fields over time.
+
+use serde_json::{Map, Value};
+
+use crate::domain::{FieldError, RawEvent, RawPageview};
+
+/// The body could not be read as webhook JSON at all (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+pub enum JsonBodyError {
+    #[error("body is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("body must be a JSON object or an array of objects, not {0}")]
+    Shape(&'static str),
+}
+
+/// A parsed body: its items, and whether it was a batch (an array).
+pub type Items<T> = (Vec<T>, bool);
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Splits a body into objects. Field-level problems are collected, not fatal,
+/// so that one response lists them all.
+fn objects(
+    body: &[u8],
+) -> Result<(Vec<Result<Map<String, Value>, FieldError>>, bool), JsonBodyError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| JsonBodyError::Syntax(e.to_string()))?;
+    match value {
+        Value::Object(map) => Ok((vec![Ok(map)], false)),
+        Value::Array(items) => Ok((
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::Object(map) => Ok(map),
+                    other => Err(FieldError::new(
+                        "(item)",
+                        format!("must be a JSON object, not {}", kind(&other)),
+                    )
+                    .at(i)),
+                })
+                .collect(),
+            true,
+        )),
+        other => Err(JsonBodyError::Shape(kind(&other))),
+    }
+}
+
+/// A string field. Ids may come as JSON numbers (some senders' user ids are
+/// integers); they are kept as their decimal text.
+fn string(
+    map: &Map<String, Value>,
+    field: &'static str,
+    numbers_ok: bool,
+) -> Result<Option<String>, FieldError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) if numbers_ok => Ok(Some(n.to_string())),
+        Some(other) => Err(FieldError::new(
+            field,
+            format!("must be a string, not {}", kind(other)),
+        )),
+    }
+}
+
+/// Reads every item with `read`, or returns all field errors found.
+fn collect<T>(
+    body: &[u8],
+    read: impl Fn(&Map<String, Value>) -> (T, Vec<FieldError>),
+) -> Result<Result<Items<T>, Vec<FieldError>>, JsonBodyError> {
+    let (items, batch) = objects(body)?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(map) => {
+                let (raw, errs) = read(&map);
+                errors.extend(errs.into_iter().map(|e| if batch { e.at(i) } else { e }));
+                out.push(raw);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok(if errors.is_empty() {
+        Ok((out, batch))
+    } else {
+        Err(errors)
+    })
+}
+
+fn take(
+    map: &Map<String, Value>,
+    field: &'static str,
+    numbers_ok: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    string(map, field, numbers_ok).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    })
+}
+
+/// Pageview webhook body → raw pageviews. Outer error: not JSON (400);
+/// inner error: fields of the wrong type (422).
+pub fn pageviews_from_json(
+    body: &[u8],
+) -> Result<Result<Items<RawPageview>, Vec<FieldError>>, JsonBodyError> {
+    collect(body, |map| {
+        let mut errors = Vec::new();
+        let raw = RawPageview {
+            fingerprint: take(map, "fingerprint", true, &mut errors),
+            user_id: take(map, "user_id", true, &mut errors),
+            url: take(map, "url", false, &mut errors),
+            referrer_url: take(map, "referrer_url", false, &mut errors),
+            created_at: take(map, "created_at", false, &mut errors),
+        };
+        (raw, errors)
+    })
+}
+
+/// Event webhook body → raw events. Outer error: not JSON (400); inner
+/// error: fields of the wrong type (422).
+pub fn events_from_json(
+    body: &[u8],
+) -> Result<Result<Items<RawEvent>, Vec<FieldError>>, JsonBodyError> {
+    collect(body, |map| {
+        let mut errors = Vec::new();
+        let raw = RawEvent {
+            name: take(map, "name", false, &mut errors),
+            fingerprint: take(map, "fingerprint", true, &mut errors),
+            user_id: take(map, "user_id", true, &mut errors),
+            created_at: take(map, "created_at", false, &mut errors),
+        };
+        (raw, errors)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_object_is_not_a_batch_and_an_array_is() {
+        let (items, batch) = pageviews_from_json(br#"{"fingerprint":"a"}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!((items.len(), batch), (1, false));
+        let (items, batch) = pageviews_from_json(br#"[{"fingerprint":"a"},{}]"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!((items.len(), batch), (2, true));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field_and_the_item() {
+        let errors = pageviews_from_json(br#"[{"url":"https://a.b/"},{"url":5}]"#)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "url");
+        assert_eq!(errors[0].index, Some(1));
+        assert!(errors[0].message.contains("a number"));
+    }
+
+    #[test]
+    fn numeric_user_ids_are_kept_as_text() {
+        let (items, _) = events_from_json(br#"{"user_id": 42}"#).unwrap().unwrap();
+        assert_eq!(items[0].user_id.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn syntax_errors_and_scalars_are_body_errors() {
+        assert!(matches!(
+            pageviews_from_json(b"{"),
+            Err(JsonBodyError::Syntax(_))
+        ));
+        assert!(matches!(
+            pageviews_from_json(b"3"),
+            Err(JsonBodyError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let (items, _) = events_from_json(br#"{"name":"signup","plan":"pro"}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(items[0].name.as_deref(), Some("signup"));
+    }
+}

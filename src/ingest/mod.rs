@@ -1,0 +1,192 @@
+//! Ingestion: the one code path every webhook takes, whether it came over REST
+//! or GraphQL: validate the whole request, classify each pageview once, store
+//! the batch atomically. A request with one bad item stores nothing.
+
+pub mod classify;
+mod json;
+pub mod referrers;
+pub mod rest;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use entity::{event, pageview};
+use sea_orm::Set;
+use url::Url;
+
+use crate::domain::{FieldError, NewEvent, NewPageview, RawEvent, RawPageview};
+use crate::store::{InsertOutcome, Store};
+
+pub use json::{events_from_json, pageviews_from_json, JsonBodyError};
+
+/// At most this many field errors are reported for one request: enough to fix
+/// a systematic mistake, not so many that the error outgrows the request.
+const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Some payload fields are invalid; nothing was stored.
+    #[error("invalid payload")]
+    Invalid(Vec<FieldError>),
+    /// The batch is larger than the configured limit; nothing was stored.
+    #[error("a batch holds at most {max} payloads, this one has {got}")]
+    TooMany { max: usize, got: usize },
+    /// The database failed; nothing was stored (the transaction rolled back).
+    #[error("storage failed")]
+    Store(#[from] sea_orm::DbErr),
+}
+
+/// The result of a stored request, with the natural keys of its payloads (in
+/// request order) so a caller can read the stored rows back.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub outcome: InsertOutcome,
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// Validates, classifies and stores webhooks.
+#[derive(Clone)]
+pub struct Ingestor {
+    store: Store,
+    site_hosts: Arc<[String]>,
+    max_batch: usize,
+}
+
+impl Ingestor {
+    pub fn new(store: Store, site_hosts: &[String], max_batch: usize) -> Self {
+        let site_hosts = site_hosts
+            .iter()
+            .map(|h| h.trim().to_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        Self {
+            store,
+            site_hosts,
+            max_batch,
+        }
+    }
+
+    /// Classifies a URL pair the way ingestion would, storing nothing.
+    pub fn classify(&self, url: &Url, referrer: Option<&Url>) -> classify::Classification {
+        classify::classify(url, referrer, &self.site_hosts)
+    }
+
+    /// Stores pageviews. `batch` says whether errors should name item indexes.
+    pub async fn pageviews(
+        &self,
+        raws: Vec<RawPageview>,
+        batch: bool,
+    ) -> Result<Recorded, IngestError> {
+        let parsed = self.validate(raws, batch, NewPageview::try_from)?;
+        let received_at = Utc::now();
+        let mut keys = Vec::with_capacity(parsed.len());
+        let mut links = Vec::new();
+        let rows = parsed
+            .into_iter()
+            .map(|pv| {
+                let key = pv.dedup_key();
+                keys.push(key.clone());
+                if let Some(user) = &pv.user_id {
+                    links.push((
+                        pv.fingerprint.as_str().to_owned(),
+                        user.as_str().to_owned(),
+                        pv.created_at,
+                    ));
+                }
+                let c = self.classify(
+                    pv.url.as_url(),
+                    pv.referrer_url.as_ref().map(|r| r.as_url()),
+                );
+                pageview::ActiveModel {
+                    id: Default::default(),
+                    dedup_key: Set(key),
+                    fingerprint: Set(pv.fingerprint.as_str().to_owned()),
+                    user_id: Set(pv.user_id.map(|u| u.as_str().to_owned())),
+                    url: Set(pv.url.as_str().to_owned()),
+                    referrer_url: Set(pv.referrer_url.map(|r| r.as_str().to_owned())),
+                    referrer_host: Set(c.referrer_host),
+                    created_at: Set(pv.created_at),
+                    landing_page: Set(c.landing_page),
+                    source: Set(c.source),
+                    medium: Set(c.medium),
+                    campaign: Set(c.campaign),
+                    content: Set(c.content),
+                    term: Set(c.term),
+                    click_id: Set(c.click_id),
+                    channel: Set(c.channel.as_str().to_owned()),
+                    rule: Set(c.rule),
+                    received_at: Set(received_at),
+                }
+            })
+            .collect();
+        let outcome = self.store.insert_pageviews(rows, links).await?;
+        Ok(Recorded { outcome, keys })
+    }
+
+    /// Stores events. `batch` says whether errors should name item indexes.
+    pub async fn events(&self, raws: Vec<RawEvent>, batch: bool) -> Result<Recorded, IngestError> {
+        let parsed = self.validate(raws, batch, NewEvent::try_from)?;
+        let received_at = Utc::now();
+        let mut keys = Vec::with_capacity(parsed.len());
+        let mut links = Vec::new();
+        let rows = parsed
+            .into_iter()
+            .map(|ev| {
+                let key = ev.dedup_key();
+                keys.push(key.clone());
+                if let Some(user) = &ev.user_id {
+                    links.push((
+                        ev.fingerprint.as_str().to_owned(),
+                        user.as_str().to_owned(),
+                        ev.created_at,
+                    ));
+                }
+                event::ActiveModel {
+                    id: Default::default(),
+                    dedup_key: Set(key),
+                    name: Set(ev.name.as_str().to_owned()),
+                    fingerprint: Set(ev.fingerprint.as_str().to_owned()),
+                    user_id: Set(ev.user_id.map(|u| u.as_str().to_owned())),
+                    created_at: Set(ev.created_at),
+                    received_at: Set(received_at),
+                }
+            })
+            .collect();
+        let outcome = self.store.insert_events(rows, links).await?;
+        Ok(Recorded { outcome, keys })
+    }
+
+    /// Parses every item, or reports the errors of all of them (capped).
+    fn validate<R, T>(
+        &self,
+        raws: Vec<R>,
+        batch: bool,
+        parse: impl Fn(R) -> Result<T, Vec<FieldError>>,
+    ) -> Result<Vec<T>, IngestError> {
+        if raws.len() > self.max_batch {
+            return Err(IngestError::TooMany {
+                max: self.max_batch,
+                got: raws.len(),
+            });
+        }
+        let mut parsed = Vec::with_capacity(raws.len());
+        let mut errors = Vec::new();
+        for (index, raw) in raws.into_iter().enumerate() {
+            match parse(raw) {
+                Ok(item) => parsed.push(item),
+                Err(errs) if errors.len() < MAX_REPORTED_ERRORS => errors.extend(
+                    errs.into_iter()
+                        .map(|e| if batch { e.at(index) } else { e }),
+                ),
+                Err(_) => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            errors.truncate(MAX_REPORTED_ERRORS);
+            Err(IngestError::Invalid(errors))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The REST webhook adapter: `POST /webhooks/pageviews`, `POST /webhooks/events`
+//! and the original service's `POST /pageview` / `POST /event`.
+//!
+//! The body is read as bytes whatever the `Content-Type` says (senders are
+//! sloppy about it), then parsed here so errors can name fields and items.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::http::ApiError;
+use crate::startup::AppState;
+
+use super::{events_from_json, pageviews_from_json};
+
+/// The answer to a stored webhook request.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Payloads newly stored.
+    pub stored: u64,
+    /// Payloads that were already stored (redeliveries).
+    pub duplicates: u64,
+}
+
+/// The webhook routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/pageviews", post(pageviews))
+        .route("/pageview", post(pageviews))
+        .route("/webhooks/events", post(events))
+        .route("/event", post(events))
+}
+
+fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge {
+                limit: state.config.limits.max_body_bytes,
+            }
+        } else {
+            ApiError::Internal(anyhow::anyhow!("Failed to read the body: {rejection}"))
+        }
+    })
+}
+
+#[tracing::instrument(skip_all)]
+async fn pageviews(
+    State(state): State<AppState>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Summary>, ApiError> {
+    let bytes = body(&state, raw)?;
+    let (items, batch) = pageviews_from_json(&bytes)?.map_err(ApiError::Invalid)?;
+    let recorded = state.ingestor.pageviews(items, batch).await?;
+    Ok(Json(Summary {
+        stored: recorded.outcome.stored,
+        duplicates: recorded.outcome.duplicates,
+    }))
+}
+
+#[tracing::instrument(skip_all)]
+async fn events(
+    State(state): State<AppState>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Summary>, ApiError> {
+    let bytes = body(&state, raw)?;
+    let (items, batch) = events_from_json(&bytes)?.map_err(ApiError::Invalid)?;
+    let recorded = state.ingestor.events(items, batch).await?;
+    Ok(Json(Summary {
+        stored: recorded.outcome.stored,
+        duplicates: recorded.outcome.duplicates,
+    }))
+}

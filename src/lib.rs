@@ -1,0 +1,17 @@
+//! growth-analytics: marketing attribution for a subscription business.
+//!
+//! Webhooks (pageviews and events) come in through [`http`] (REST) and
+//! [`graphql`] (mutations); both hand them to [`ingest`], which validates,
+//! classifies and stores them through [`store`]. [`attribution`] is the pure
+//! engine that turns a user's pageviews and events into touchpoints,
+//! conversions and credits; [`graphql`] serves it all to dashboards.
+
+pub mod attribution;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod ingest;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,87 @@
+//! Storage: the database connection, the write path and the read queries.
+//!
+//! Everything that speaks SQL lives here, so the rest of the service deals in
+//! domain types and entity models only.
+
+mod read;
+mod write;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use tokio::sync::Mutex;
+
+use crate::config::DatabaseConfig;
+
+pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
+pub use write::InsertOutcome;
+
+/// A handle on the database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// SQLite allows one writer at a time, and a deferred transaction that
+    /// upgrades to a write lock can fail with SQLITE_BUSY without waiting.
+    /// Queueing writers in-process instead keeps every webhook's answer a
+    /// clean success. PostgreSQL has row locks and needs no gate.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+impl Store {
+    /// Connects (creating an SQLite file if the URL says `mode=rwc`).
+    pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let mut options = ConnectOptions::new(config.database_url.clone());
+        options
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout())
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                // WAL lets readers run beside the writer; FULL sync makes a
+                // committed (and so acknowledged) webhook survive power loss.
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(std::time::Duration::from_secs(30))
+            });
+        let db = Database::connect(options)
+            .await
+            .with_context(|| format!("Failed to connect to {}", redact(&config.database_url)))?;
+        let write_gate = matches!(db.get_database_backend(), DbBackend::Sqlite)
+            .then(|| Arc::new(Mutex::new(())));
+        Ok(Self { db, write_gate })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None)
+            .await
+            .context("Failed to apply migrations")
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// The raw connection, for queries that belong to one capability's module.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+}
+
+/// Hides the password of a database URL in logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
