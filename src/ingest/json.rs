@@ -32,11 +32,12 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// One item of a body: an object, or why it is not one.
+type ObjectOrError = Result<Map<String, Value>, FieldError>;
+
 /// Splits a body into objects. Field-level problems are collected, not fatal,
 /// so that one response lists them all.
-fn objects(
-    body: &[u8],
-) -> Result<(Vec<Result<Map<String, Value>, FieldError>>, bool), JsonBodyError> {
+fn objects(body: &[u8]) -> Result<Items<ObjectOrError>, JsonBodyError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| JsonBodyError::Syntax(e.to_string()))?;
     match value {
@@ -60,8 +61,9 @@ fn objects(
     }
 }
 
-/// A string field. Ids may come as JSON numbers (some senders' user ids are
-/// integers); they are kept as their decimal text.
+/// A string field. Ids may come as JSON integers (some senders' user ids are
+/// numeric); they are kept as their decimal text. Fractions are refused: no
+/// id system writes `3.5`, so it is a bug worth surfacing.
 fn string(
     map: &Map<String, Value>,
     field: &'static str,
@@ -70,7 +72,9 @@ fn string(
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) if numbers_ok => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) if numbers_ok && (n.is_i64() || n.is_u64()) => {
+            Ok(Some(n.to_string()))
+        }
         Some(other) => Err(FieldError::new(
             field,
             format!("must be a string, not {}", kind(other)),

@@ -35,8 +35,11 @@ pub struct PageviewInput {
     pub url: String,
     /// The referrer's absolute http(s) URL. Empty means none.
     pub referrer_url: Option<String>,
-    /// When the page was viewed.
-    pub created_at: DateTime,
+    /// When the page was viewed: RFC 3339 with any offset, or the webhooks'
+    /// `2023-01-20 13:59:56.437947 UTC`. A string rather than `DateTime` so
+    /// that a bad value is reported like any other field (`BAD_USER_INPUT`
+    /// naming `createdAt`), exactly as the REST adapter reports it.
+    pub created_at: String,
 }
 
 impl From<PageviewInput> for RawPageview {
@@ -46,7 +49,7 @@ impl From<PageviewInput> for RawPageview {
             user_id: i.user_id,
             url: Some(i.url),
             referrer_url: i.referrer_url,
-            created_at: Some(i.created_at.0.to_rfc3339()),
+            created_at: Some(i.created_at),
         }
     }
 }
@@ -60,8 +63,9 @@ pub struct EventInput {
     pub fingerprint: String,
     /// The account id. Empty means none.
     pub user_id: Option<String>,
-    /// When the event happened.
-    pub created_at: DateTime,
+    /// When the event happened: RFC 3339 with any offset, or
+    /// `2023-01-20 13:59:56.437947 UTC` (see `PageviewInput.createdAt`).
+    pub created_at: String,
 }
 
 impl From<EventInput> for RawEvent {
@@ -70,7 +74,7 @@ impl From<EventInput> for RawEvent {
             name: Some(i.name),
             fingerprint: Some(i.fingerprint),
             user_id: i.user_id,
-            created_at: Some(i.created_at.0.to_rfc3339()),
+            created_at: Some(i.created_at),
         }
     }
 }

@@ -1,0 +1,177 @@
+//! `spawn_app()`: the real service on a random port, a fresh database each.
+//!
+//! SQLite by default (a file in a temporary directory). With
+//! `TEST_DATABASE_URL=postgres://…` each test gets its own fresh PostgreSQL
+//! database on that server instead, so tests run in parallel either way.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use growth_analytics::config::{DatabaseConfig, ServeConfig};
+use growth_analytics::startup::Application;
+use reqwest::{Client, Response};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+
+/// A running instance of the service.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    #[allow(dead_code)] // read by the PostgreSQL-only tests
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Spawns the service with default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+static NEXT_DB: AtomicU64 = AtomicU64::new(0);
+
+/// A database URL of its own for one test.
+async fn fresh_database(dir: &tempfile::TempDir) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if server.starts_with("postgres") => {
+            use sea_orm::{ConnectionTrait, Database};
+            let name = format!(
+                "ga_test_{}_{}_{}",
+                std::process::id(),
+                NEXT_DB.fetch_add(1, Ordering::SeqCst),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            );
+            let admin = Database::connect(&server)
+                .await
+                .expect("Failed to connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("Failed to create a test database");
+            let mut url = url::Url::parse(&server).expect("TEST_DATABASE_URL is not a URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+    }
+}
+
+/// Spawns the service after `configure` adjusted its configuration.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let dir = tempfile::tempdir().expect("Failed to create a temporary directory");
+    let mut config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseConfig {
+            database_url: fresh_database(&dir).await,
+            max_connections: 4,
+            ..DatabaseConfig::default()
+        },
+        ..ServeConfig::default()
+    };
+    configure(&mut config);
+    let database_url = config.database.database_url.clone();
+    let app = Application::build(config)
+        .await
+        .expect("Failed to build the application");
+    let address = format!("http://{}", app.address());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: Client::new(),
+        database_url,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+/// Reads a fixture file as JSON.
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/{path}"))
+        .unwrap_or_else(|e| panic!("Failed to read fixture {path}: {e}"));
+    serde_json::from_str(&text).expect("fixture is not JSON")
+}
+
+/// The four pageview fixtures of the brief, by name.
+pub const PAGEVIEW_FIXTURES: [&str; 4] = [
+    "webhooks/pageview-direct.json",
+    "webhooks/pageview-google-search.json",
+    "webhooks/pageview-facebook-ad.json",
+    "webhooks/pageview-logged-in.json",
+];
+
+impl TestApp {
+    /// POSTs raw bytes to a path, with no Content-Type (senders are sloppy).
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .body(body)
+            .send()
+            .await
+            .expect("Failed to send the request")
+    }
+
+    /// POSTs JSON to a path.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("Failed to send the request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("Failed to send the request")
+    }
+
+    /// Runs a GraphQL operation; returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .post_json(
+                "/graphql",
+                &json!({ "query": query, "variables": variables }),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 200, "GraphQL answers 200");
+        response.json().await.expect("GraphQL response is not JSON")
+    }
+
+    /// Runs a GraphQL operation that must succeed; returns `data`.
+    pub async fn graphql_ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// How many pageviews and events are stored, through the public API.
+    pub async fn counts(&self) -> (u64, u64) {
+        let data = self
+            .graphql_ok(
+                "{ pageviews { totalCount } events { totalCount } }",
+                json!({}),
+            )
+            .await;
+        (
+            data["pageviews"]["totalCount"].as_u64().unwrap(),
+            data["events"]["totalCount"].as_u64().unwrap(),
+        )
+    }
+}
+
+/// The first GraphQL error's `extensions.code`.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
