@@ -13,5 +13,6 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
+pub mod journeys;
 pub mod startup;
 pub mod store;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub store: Store,
     pub ingestor: Ingestor,
     pub config: Arc<ServeConfig>,
+    /// The attribution engine's settings, derived once from `config`.
+    pub settings: Arc<crate::attribution::Settings>,
     pub schema: AppSchema,
 }
 
@@ -42,10 +44,17 @@ impl Application {
             &config.attribution.site_hosts,
             config.limits.max_batch_size,
         );
-        let schema = graphql::build_schema(store.clone(), ingestor.clone(), config.clone());
+        let settings = Arc::new(crate::journeys::settings(&config.attribution));
+        let schema = graphql::build_schema(
+            store.clone(),
+            ingestor.clone(),
+            config.clone(),
+            settings.clone(),
+        );
         let state = AppState {
             store,
             ingestor,
+            settings,
             config: config.clone(),
             schema,
         };

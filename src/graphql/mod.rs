@@ -3,7 +3,9 @@
 //! `attribution`, and map results to the types in `types/`, which are written
 //! for consumers (entities never leak into the API).
 
+mod args;
 mod error;
+mod loaders;
 mod mutation;
 mod pagination;
 mod query;
@@ -22,6 +24,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::attribution::Settings;
 use crate::config::ServeConfig;
 use crate::ingest::Ingestor;
 use crate::startup::AppState;
@@ -38,7 +41,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 /// The schema without data or limits: the one definition that the server,
 /// the `schema` command and the SDL drift test all build from.
 pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation, EmptySubscription)
 }
 
 /// The SDL of [`schema`], as checked in at `schema.graphql`.
@@ -47,10 +50,16 @@ pub fn sdl() -> String {
 }
 
 /// The served schema: [`schema`] plus data and the configured query limits.
-pub fn build_schema(store: Store, ingestor: Ingestor, config: Arc<ServeConfig>) -> AppSchema {
+pub fn build_schema(
+    store: Store,
+    ingestor: Ingestor,
+    config: Arc<ServeConfig>,
+    settings: Arc<Settings>,
+) -> AppSchema {
     schema()
         .limit_depth(config.limits.max_query_depth)
         .limit_complexity(config.limits.max_query_complexity)
+        .data(settings)
         .data(store)
         .data(ingestor)
         .data(config)
@@ -62,8 +71,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/graphql", get(get_graphql).post(post_graphql))
 }
 
+/// Attaches what is built per request: the DataLoaders and their caches.
+fn per_request(state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
+    request.data(loaders::for_request(
+        state.store.clone(),
+        state.settings.clone(),
+    ))
+}
+
 async fn post_graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+    let request = per_request(&state, request.into_inner());
+    state.schema.execute(request).await.into()
 }
 
 async fn get_graphql(State(state): State<AppState>, request: Request) -> Response {
@@ -110,5 +128,6 @@ async fn get_graphql(State(state): State<AppState>, request: Request) -> Respons
                 .into_response();
         }
     }
+    let request = per_request(&state, request);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

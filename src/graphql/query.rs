@@ -2,24 +2,38 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, MergedObject, Object, ID};
 
+use super::args::{days as days_of, lookback_days};
 use super::error::{bad_input, internal};
+use super::loaders;
 use super::pagination::{after, page_size};
 use super::types::{
-    Classification, Event, EventConnection, EventFilterInput, Pageview, PageviewConnection,
-    PageviewFilterInput,
+    decode_user_cursor, AttributionModelGql, ChannelGql, Classification, ConversionConnection,
+    ConversionNode, DateRange, Event, EventConnection, EventFilterInput, Pageview,
+    PageviewConnection, PageviewFilterInput, Total, User, UserConnection,
 };
+use crate::attribution::Model;
 use crate::config::ServeConfig;
 use crate::domain::WebUrl;
 use crate::ingest::Ingestor;
-use crate::store::{EventFilter, PageviewFilter, Store};
+use crate::journeys::{self, CreditFilter, JourneyKey, StoredEvent};
+use crate::store::{EventFilter, PageviewFilter, Store, TimeRange};
 
 /// Read access to everything the service knows.
-pub struct Query;
+#[derive(MergedObject, Default)]
+pub struct Query(WebhookQuery, AttributionQuery);
+
+/// Stored webhooks and classification.
+#[derive(Default)]
+pub struct WebhookQuery;
+
+/// Users, conversions and their attribution.
+#[derive(Default)]
+pub struct AttributionQuery;
 
 #[Object]
-impl Query {
+impl WebhookQuery {
     /// Stored pageviews, oldest first, filtered by visitor, account and time.
     #[graphql(complexity = "1 + first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn pageviews(
@@ -98,4 +112,162 @@ impl Query {
             .classify(url.as_url(), referrer.as_ref().map(WebUrl::as_url))
             .into())
     }
+}
+
+#[Object]
+impl AttributionQuery {
+    /// A user by account id; null when the id was never seen.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let journey = loaders::journey(ctx, JourneyKey::User(id.to_string())).await?;
+        Ok(journey.is_known().then(|| User { id: id.to_string() }))
+    }
+
+    /// Users by when they were first seen (the earliest link between their id
+    /// and a device), oldest first.
+    #[graphql(complexity = "1 + first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<UserConnection> {
+        let store = ctx.data::<Store>()?;
+        let config = ctx.data::<Arc<ServeConfig>>()?;
+        let limit = page_size(first, config.limits.max_page_size)?;
+        let cursor = after.as_deref().map(decode_user_cursor).transpose()?;
+        let range: TimeRange = range.map(Into::into).unwrap_or_default();
+        let mut rows = store
+            .users(&range, cursor.as_ref(), limit as u64 + 1)
+            .await
+            .map_err(internal)?;
+        let has_next_page = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(UserConnection {
+            users: rows
+                .into_iter()
+                .map(|r| (r.user_id, r.first_seen_at))
+                .collect(),
+            has_next_page,
+            has_previous_page: cursor.is_some(),
+            range,
+        })
+    }
+
+    /// Conversions named `name` in `range`, oldest first. `channel`, `source`
+    /// and `campaign` filter on the touchpoint credited under `model` (under a
+    /// multi-touch model: any touchpoint with a share of the credit); a
+    /// conversion without touchpoints has source `(not set)` and channel
+    /// UNASSIGNED. `lookbackDays` overrides `LOOKBACK_DAYS` for the
+    /// attribution of every conversion returned.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "1 + first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn conversions(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default = "signup")] name: String,
+        channel: Option<ChannelGql>,
+        source: Option<String>,
+        campaign: Option<String>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        lookback_days: Option<i32>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ConversionConnection> {
+        let store = ctx.data::<Store>()?;
+        let config = ctx.data::<Arc<ServeConfig>>()?;
+        let limit = page_size(first, config.limits.max_page_size)?;
+        let cursor = self::after(after)?;
+        let days = self::lookback_days(ctx, lookback_days)?;
+        let filter = EventFilter {
+            name: Some(name),
+            range: range.map(Into::into).unwrap_or_default(),
+            ..EventFilter::default()
+        };
+        let credit = CreditFilter {
+            channel: channel.map(Into::into),
+            source,
+            campaign,
+        };
+        let node = |event: StoredEvent, key: JourneyKey| ConversionNode {
+            event,
+            key,
+            lookback_days: days,
+        };
+
+        if credit.is_empty() {
+            // No condition on attribution: the database pages and counts.
+            let mut rows = store
+                .events(&filter, cursor, limit as u64 + 1)
+                .await
+                .map_err(internal)?;
+            let has_next_page = rows.len() > limit;
+            rows.truncate(limit);
+            let nodes = with_keys(store, rows).await?;
+            return Ok(ConversionConnection {
+                nodes: nodes.into_iter().map(|(e, k)| node(e, k)).collect(),
+                has_next_page,
+                has_previous_page: cursor.is_some(),
+                total: Total::Count(filter),
+            });
+        }
+
+        // A condition on the credited touchpoint: attribute every conversion
+        // in range (one batch), keep the matching ones, then page.
+        let rows = store.all_events(&filter).await.map_err(internal)?;
+        let candidates = with_keys(store, rows).await?;
+        let journeys = loaders::journeys(ctx, candidates.iter().map(|(_, k)| k.clone())).await?;
+        let model = Model::from(model);
+        let lookback = days_of(days);
+        let matching: Vec<(StoredEvent, JourneyKey)> = candidates
+            .into_iter()
+            .filter(|(event, key)| {
+                journeys.get(key).is_some_and(|j| {
+                    credit.matches(&j.journey.evaluate(&event.fact, lookback), model)
+                })
+            })
+            .collect();
+        let total = matching.len() as u64;
+        let mut page: Vec<_> = matching
+            .into_iter()
+            .filter(|(e, _)| {
+                cursor.is_none_or(|c| (e.row.created_at, e.row.id) > (c.created_at, c.id))
+            })
+            .take(limit + 1)
+            .collect();
+        let has_next_page = page.len() > limit;
+        page.truncate(limit);
+        Ok(ConversionConnection {
+            nodes: page.into_iter().map(|(e, k)| node(e, k)).collect(),
+            has_next_page,
+            has_previous_page: cursor.is_some(),
+            total: Total::Known(total),
+        })
+    }
+}
+
+/// Resolves whose journey each event belongs to (one query for the owners of
+/// anonymous fingerprints).
+async fn with_keys(
+    store: &Store,
+    rows: Vec<entity::event::Model>,
+) -> async_graphql::Result<Vec<(StoredEvent, JourneyKey)>> {
+    let anonymous: Vec<String> = rows
+        .iter()
+        .filter(|r| r.user_id.is_none())
+        .map(|r| r.fingerprint.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let owners = journeys::owners(store, &anonymous)
+        .await
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let key = journeys::key_of(&r, &owners);
+            (StoredEvent::from(r), key)
+        })
+        .collect())
 }

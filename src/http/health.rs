@@ -1,7 +1,8 @@
-//! Liveness and readiness, for load balancers and orchestrators.
+//! Liveness, readiness and metrics, for load balancers, orchestrators and monitoring.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -23,4 +24,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Json(json!({ "status": "unavailable", "message": "the database does not answer" })),
         )
     }
+}
+
+/// Counters in the Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP growth_analytics_sql_statements_total SQL statements executed since start-up.\n\
+         # TYPE growth_analytics_sql_statements_total counter\n\
+         growth_analytics_sql_statements_total {}\n",
+        state.store.statements_executed()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

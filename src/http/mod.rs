@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .merge(crate::ingest::rest::router())
         .merge(crate::graphql::router())
         .layer(DefaultBodyLimit::max(max_body))

@@ -3,9 +3,11 @@
 //! Everything that speaks SQL lives here, so the rest of the service deals in
 //! domain types and entity models only.
 
+mod journeys;
 mod read;
 mod write;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,6 +18,7 @@ use tokio::sync::Mutex;
 
 use crate::config::DatabaseConfig;
 
+pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
 pub use write::InsertOutcome;
 
@@ -23,6 +26,9 @@ pub use write::InsertOutcome;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQL statements executed, for `/metrics`: lets an operator (and a test)
+    /// see that a page of results costs a fixed number of queries.
+    statements: Arc<AtomicU64>,
     /// SQLite allows one writer at a time, and a deferred transaction that
     /// upgrades to a write lock can fail with SQLITE_BUSY without waiting.
     /// Queueing writers in-process instead keeps every webhook's answer a
@@ -45,12 +51,26 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(std::time::Duration::from_secs(30))
             });
-        let db = Database::connect(options)
+        let mut db = Database::connect(options)
             .await
             .with_context(|| format!("Failed to connect to {}", redact(&config.database_url)))?;
         let write_gate = matches!(db.get_database_backend(), DbBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        Ok(Self { db, write_gate })
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self {
+            db,
+            statements,
+            write_gate,
+        })
+    }
+
+    /// SQL statements executed since start-up.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Applies pending migrations.

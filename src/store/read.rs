@@ -58,6 +58,8 @@ impl PageCursor {
 #[derive(Debug, Clone, Default)]
 pub struct PageviewFilter {
     pub fingerprint: Option<String>,
+    /// Any of these fingerprints (a user's devices); `None` means no condition.
+    pub fingerprints: Option<Vec<String>>,
     pub user_id: Option<String>,
     pub range: TimeRange,
 }
@@ -67,6 +69,9 @@ impl PageviewFilter {
         let mut cond = self.range.condition(pageview::Column::CreatedAt);
         if let Some(fp) = &self.fingerprint {
             cond = cond.add(pageview::Column::Fingerprint.eq(fp.as_str()));
+        }
+        if let Some(fps) = &self.fingerprints {
+            cond = cond.add(pageview::Column::Fingerprint.is_in(fps.iter().cloned()));
         }
         if let Some(user) = &self.user_id {
             cond = cond.add(pageview::Column::UserId.eq(user.as_str()));
@@ -79,6 +84,8 @@ impl PageviewFilter {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub name: Option<String>,
+    /// Any of these names (lower-case); `None` means no condition.
+    pub names: Option<Vec<String>>,
     pub fingerprint: Option<String>,
     pub user_id: Option<String>,
     pub range: TimeRange,
@@ -89,6 +96,9 @@ impl EventFilter {
         let mut cond = self.range.condition(event::Column::CreatedAt);
         if let Some(name) = &self.name {
             cond = cond.add(event::Column::Name.eq(name.to_lowercase()));
+        }
+        if let Some(names) = &self.names {
+            cond = cond.add(event::Column::Name.is_in(names.iter().cloned()));
         }
         if let Some(fp) = &self.fingerprint {
             cond = cond.add(event::Column::Fingerprint.eq(fp.as_str()));

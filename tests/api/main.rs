@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port with a fresh database.
 //! One binary for all of them, so they share one build and one link.
 
+mod attribution;
 mod graphql;
 mod health;
 mod helpers;

@@ -95,6 +95,7 @@ impl From<PageviewFilterInput> for PageviewFilter {
     fn from(f: PageviewFilterInput) -> Self {
         PageviewFilter {
             fingerprint: f.fingerprint,
+            fingerprints: None,
             user_id: f.user_id,
             range: f.range.map(Into::into).unwrap_or_default(),
         }
@@ -119,6 +120,7 @@ impl From<EventFilterInput> for EventFilter {
     fn from(f: EventFilterInput) -> Self {
         EventFilter {
             name: f.name,
+            names: None,
             fingerprint: f.fingerprint,
             user_id: f.user_id,
             range: f.range.map(Into::into).unwrap_or_default(),

@@ -1,16 +1,22 @@
 //! GraphQL output and input types, one file per concept.
 
+mod attribution;
 mod channel;
 mod classification;
+mod conversion;
 mod event;
 mod inputs;
 mod pageview;
+mod user;
 
+pub use attribution::AttributionModelGql;
 pub use channel::ChannelGql;
 pub use classification::Classification;
+pub use conversion::{ConversionConnection, ConversionNode, Total};
 pub use event::{Event, EventConnection};
-pub use inputs::{EventFilterInput, EventInput, PageviewFilterInput, PageviewInput};
+pub use inputs::{DateRange, EventFilterInput, EventInput, PageviewFilterInput, PageviewInput};
 pub use pageview::{Pageview, PageviewConnection};
+pub use user::{decode_user_cursor, User, UserConnection};
 
 /// What a batch mutation stored.
 #[derive(Debug, Clone, Copy, async_graphql::SimpleObject)]

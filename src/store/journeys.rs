@@ -1,0 +1,183 @@
+//! The queries behind attribution: a user's identity links, pageviews and
+//! events, fetched for many users at once (a DataLoader batch) in a number of
+//! statements that does not grow with the number of users.
+
+use chrono::{DateTime, Utc};
+use entity::{event, identity_link, pageview};
+use sea_orm::sea_query::{Alias, Condition, Expr, Order};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::{EventFilter, Store, TimeRange};
+
+/// Keys per `IN (…)` list: far below both engines' bind-parameter limits.
+const IN_CHUNK: usize = 1000;
+
+/// A user as listed by `users`: their id and when they were first seen.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct UserRow {
+    pub user_id: String,
+    pub first_seen_at: DateTime<Utc>,
+}
+
+/// Position after which a page of users continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCursor {
+    pub first_seen_at: DateTime<Utc>,
+    pub user_id: String,
+}
+
+impl Store {
+    /// Identity links of these users.
+    pub async fn links_of_users(
+        &self,
+        users: &[String],
+    ) -> Result<Vec<identity_link::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in users.chunks(IN_CHUNK) {
+            out.extend(
+                identity_link::Entity::find()
+                    .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Identity links of these fingerprints.
+    pub async fn links_of_fingerprints(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<identity_link::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            out.extend(
+                identity_link::Entity::find()
+                    .filter(identity_link::Column::Fingerprint.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every pageview of these fingerprints.
+    pub async fn pageviews_of_fingerprints(
+        &self,
+        fingerprints: &[String],
+    ) -> Result<Vec<pageview::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            out.extend(
+                pageview::Entity::find()
+                    .filter(pageview::Column::Fingerprint.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every event sent with one of these user ids, or from one of these
+    /// fingerprints without a user id.
+    pub async fn events_of(
+        &self,
+        users: &[String],
+        fingerprints: &[String],
+    ) -> Result<Vec<event::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in users.chunks(IN_CHUNK) {
+            out.extend(
+                event::Entity::find()
+                    .filter(event::Column::UserId.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            out.extend(
+                event::Entity::find()
+                    .filter(
+                        Condition::all()
+                            .add(event::Column::Fingerprint.is_in(chunk.iter().cloned()))
+                            .add(event::Column::UserId.is_null()),
+                    )
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Events matching `filter`, all of them, oldest first (for queries that
+    /// must attribute every conversion in a range before they can filter).
+    pub async fn all_events(&self, filter: &EventFilter) -> Result<Vec<event::Model>, DbErr> {
+        self.events(filter, None, u64::MAX >> 1).await
+    }
+
+    /// Known users (anyone with an identity link) first seen in `range`,
+    /// ordered by (first seen, id).
+    pub async fn users(
+        &self,
+        range: &TimeRange,
+        after: Option<&UserCursor>,
+        limit: u64,
+    ) -> Result<Vec<UserRow>, DbErr> {
+        let first_seen = Expr::col(identity_link::Column::FirstSeenAt).min();
+        let mut having = Condition::all();
+        if let Some(from) = range.from {
+            having = having.add(Expr::expr(first_seen.clone()).gte(from));
+        }
+        if let Some(to) = range.to {
+            having = having.add(Expr::expr(first_seen.clone()).lt(to));
+        }
+        if let Some(cursor) = after {
+            having = having.add(
+                Condition::any()
+                    .add(Expr::expr(first_seen.clone()).gt(cursor.first_seen_at))
+                    .add(
+                        Condition::all()
+                            .add(Expr::expr(first_seen.clone()).eq(cursor.first_seen_at))
+                            .add(
+                                Expr::col(identity_link::Column::UserId)
+                                    .gt(cursor.user_id.as_str()),
+                            ),
+                    ),
+            );
+        }
+        identity_link::Entity::find()
+            .select_only()
+            .column(identity_link::Column::UserId)
+            .column_as(first_seen.clone(), "first_seen_at")
+            .group_by(identity_link::Column::UserId)
+            .having(having)
+            .order_by(Expr::col(Alias::new("first_seen_at")), Order::Asc)
+            .order_by_asc(identity_link::Column::UserId)
+            .limit(limit)
+            .into_model::<UserRow>()
+            .all(&self.db)
+            .await
+    }
+
+    /// How many users were first seen in `range`.
+    pub async fn count_users(&self, range: &TimeRange) -> Result<u64, DbErr> {
+        let first_seen = Expr::col(identity_link::Column::FirstSeenAt).min();
+        let mut having = Condition::all();
+        if let Some(from) = range.from {
+            having = having.add(Expr::expr(first_seen.clone()).gte(from));
+        }
+        if let Some(to) = range.to {
+            having = having.add(Expr::expr(first_seen.clone()).lt(to));
+        }
+        identity_link::Entity::find()
+            .select_only()
+            .column(identity_link::Column::UserId)
+            .group_by(identity_link::Column::UserId)
+            .having(having)
+            .count(&self.db)
+            .await
+    }
+}
