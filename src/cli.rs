@@ -32,6 +32,10 @@ pub enum Command {
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) to stdout.
     Schema,
+    /// Generate realistic demo traffic, deterministically, through the ingestion path.
+    Seed(crate::demo::SeedArgs),
+    /// Import pageviews or events from a CSV or NDJSON file.
+    Import(crate::ingest::import::ImportArgs),
 }
 
 /// Parses arguments, runs the command, maps failure to exit code 1 with the cause chain.
@@ -73,6 +77,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Some(Command::Seed(args)) => crate::demo::run(args).await,
+        Some(Command::Import(args)) => crate::ingest::import::run(args).await,
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod attribution;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod graphql;
 pub mod http;

@@ -3,6 +3,7 @@
 //! the batch atomically. A request with one bad item stores nothing.
 
 pub mod classify;
+pub mod import;
 mod json;
 pub mod referrers;
 pub mod rest;
