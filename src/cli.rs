@@ -34,6 +34,8 @@ pub enum Command {
     Schema,
     /// Generate realistic demo traffic, deterministically, through the ingestion path.
     Seed(crate::demo::SeedArgs),
+    /// Benchmark: the real server under generated load, with its ceilings.
+    Bench(crate::bench::BenchArgs),
     /// Import pageviews or events from a CSV or NDJSON file.
     Import(crate::ingest::import::ImportArgs),
 }
@@ -78,17 +80,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Seed(args)) => crate::demo::run(args).await,
+        Some(Command::Bench(args)) => crate::bench::run(args).await,
         Some(Command::Import(args)) => crate::ingest::import::run(args).await,
     }
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let database = crate::store::redact(&config.database.database_url);
+    let demo = config.demo;
     let app = Application::build(config).await?;
+    if demo {
+        match crate::demo::seed_if_empty(app.state(), true).await? {
+            Some(summary) => eprintln!("demo data seeded: {summary}"),
+            None => eprintln!("demo data not seeded: the database already has pageviews"),
+        }
+    }
     let address = app.address();
     tracing::info!(%address, %database, "growth-analytics listening");
     eprintln!("growth-analytics is serving on http://{address}");
     eprintln!("  GraphiQL:  http://{address}/graphql");
     eprintln!("  webhooks:  POST http://{address}/webhooks/pageviews and /webhooks/events");
+    if demo {
+        eprintln!("  try this in GraphiQL:\n    {}", crate::demo::FIRST_QUERY);
+    }
     app.run_until(shutdown_signal()).await
 }

@@ -92,6 +92,14 @@ pub struct AttributionConfig {
     /// Event names (comma-separated) that count as conversions.
     #[arg(long, env = "CONVERSION_EVENTS", value_delimiter = ',', default_values_t = ["signup".to_string(), "trial".to_string()])]
     pub conversion_events: Vec<String>,
+    /// The reporting currency (ISO 4217): campaign spend in any other is refused.
+    #[arg(long, env = "CURRENCY", default_value = crate::domain::DEFAULT_CURRENCY, value_parser = currency)]
+    pub currency: String,
+}
+
+/// A currency flag is checked at start-up, not at the first spend webhook.
+fn currency(value: &str) -> Result<String, String> {
+    crate::domain::Currency::parse(value).map(|c| c.as_str().to_owned())
 }
 
 impl Default for AttributionConfig {
@@ -101,6 +109,7 @@ impl Default for AttributionConfig {
             session_timeout_minutes: 30,
             lookback_days: 30,
             conversion_events: vec!["signup".into(), "trial".into()],
+            currency: crate::domain::DEFAULT_CURRENCY.into(),
         }
     }
 }
@@ -120,6 +129,10 @@ pub struct ServeConfig {
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Seed demo data (5,000 visitors over 60 days, seed 42) when the database
+    /// has no pageviews yet, so there is something to query right away.
+    #[arg(long, env = "DEMO")]
+    pub demo: bool,
 }
 
 impl Default for ServeConfig {
@@ -130,6 +143,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             attribution: AttributionConfig::default(),
             shutdown_grace_secs: 30,
+            demo: false,
         }
     }
 }

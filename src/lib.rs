@@ -7,6 +7,7 @@
 //! conversions and credits; [`graphql`] serves it all to dashboards.
 
 pub mod attribution;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -15,5 +16,6 @@ pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod journeys;
+pub mod reports;
 pub mod startup;
 pub mod store;

@@ -43,7 +43,8 @@ impl Application {
             store.clone(),
             &config.attribution.site_hosts,
             config.limits.max_batch_size,
-        );
+        )
+        .with_currency(&config.attribution.currency);
         let settings = Arc::new(crate::journeys::settings(&config.attribution));
         let schema = graphql::build_schema(
             store.clone(),

@@ -2,6 +2,7 @@
 //! has its own types (`src/graphql`), so a column can change without breaking
 //! a dashboard.
 
+pub mod campaign_spend;
 pub mod event;
 pub mod identity_link;
 pub mod pageview;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_pageviews;
 mod m20261126_000002_create_events;
 mod m20261126_000003_create_identity_links;
+mod m20261126_000004_create_campaign_spend;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_pageviews::Migration),
             Box::new(m20261126_000002_create_events::Migration),
             Box::new(m20261126_000003_create_identity_links::Migration),
+            Box::new(m20261126_000004_create_campaign_spend::Migration),
         ]
     }
 }

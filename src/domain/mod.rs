@@ -2,9 +2,13 @@
 //! re-check a fingerprint's length or a URL's scheme.
 
 mod channel;
+mod spend;
 mod webhook;
 
 pub use channel::Channel;
+pub use spend::{
+    parse_date, Amount, Currency, NewSpend, RawSpend, AMOUNT_SCALE, DEFAULT_CURRENCY, MAX_AMOUNT,
+};
 pub use webhook::{
     parse_timestamp, EventName, FieldError, Fingerprint, NewEvent, NewPageview, RawEvent,
     RawPageview, UserId, WebUrl, MAX_ID_LEN, MAX_URL_LEN,

@@ -9,6 +9,7 @@ mod loaders;
 mod mutation;
 mod pagination;
 mod query;
+mod reports;
 mod scalars;
 mod types;
 

@@ -4,8 +4,11 @@
 use async_graphql::{Context, Object};
 
 use super::error::{from_ingest, internal};
-use super::types::{Event, EventInput, IngestSummary, Pageview, PageviewInput};
-use crate::domain::{RawEvent, RawPageview};
+use super::types::{
+    CampaignSpend, CampaignSpendInput, Event, EventInput, IngestSummary, Pageview, PageviewInput,
+    SpendSummary,
+};
+use crate::domain::{RawEvent, RawPageview, RawSpend};
 use crate::ingest::{Ingestor, Recorded};
 use crate::store::Store;
 
@@ -88,5 +91,42 @@ impl Mutation {
         let raws = inputs.into_iter().map(RawEvent::from).collect();
         let recorded = ingestor.events(raws, true).await.map_err(from_ingest)?;
         Ok(summary(&recorded))
+    }
+
+    /// Records one day's spend of one (campaign, source, medium) and returns
+    /// it as stored: a later call for the same key and date replaces the
+    /// amount. Spend in any currency but the deployment's is refused.
+    async fn record_campaign_spend(
+        &self,
+        ctx: &Context<'_>,
+        input: CampaignSpendInput,
+    ) -> async_graphql::Result<CampaignSpend> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let recorded = ingestor
+            .spend(vec![RawSpend::from(input)], false)
+            .await
+            .map_err(from_ingest)?;
+        // The parsed row is what the upsert wrote, so no read-back is needed.
+        let spend = recorded
+            .spend
+            .into_iter()
+            .next()
+            .ok_or_else(|| internal(anyhow::anyhow!("recorded spend is empty")))?;
+        Ok(spend.into())
+    }
+
+    /// Records spend rows atomically: one invalid input stores none.
+    async fn record_campaign_spends(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CampaignSpendInput>,
+    ) -> async_graphql::Result<SpendSummary> {
+        let ingestor = ctx.data::<Ingestor>()?;
+        let raws = inputs.into_iter().map(RawSpend::from).collect();
+        let recorded = ingestor.spend(raws, true).await.map_err(from_ingest)?;
+        Ok(SpendSummary {
+            stored: recorded.outcome.stored,
+            replaced: recorded.outcome.replaced,
+        })
     }
 }

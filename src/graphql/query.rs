@@ -22,7 +22,12 @@ use crate::store::{EventFilter, PageviewFilter, Store, TimeRange};
 
 /// Read access to everything the service knows.
 #[derive(MergedObject, Default)]
-pub struct Query(WebhookQuery, AttributionQuery);
+pub struct Query(
+    WebhookQuery,
+    AttributionQuery,
+    super::reports::ReportsQuery,
+    super::types::SpendQuery,
+);
 
 /// Stored webhooks and classification.
 #[derive(Default)]
@@ -205,6 +210,11 @@ impl AttributionQuery {
             let has_next_page = rows.len() > limit;
             rows.truncate(limit);
             let nodes = with_keys(store, rows).await?;
+            if needs_journeys(ctx) {
+                // One batch for the whole page, decided here rather than left
+                // to the loader's timing window: resolvers then hit its cache.
+                loaders::journeys(ctx, nodes.iter().map(|(_, k)| k.clone())).await?;
+            }
             return Ok(ConversionConnection {
                 nodes: nodes.into_iter().map(|(e, k)| node(e, k)).collect(),
                 has_next_page,
@@ -245,6 +255,22 @@ impl AttributionQuery {
             total: Total::Known(total),
         })
     }
+}
+
+/// Whether the selected conversion fields need the users' journeys.
+fn needs_journeys(ctx: &Context<'_>) -> bool {
+    const JOURNEY_FIELDS: [&str; 6] = [
+        "user",
+        "fromTrial",
+        "timeToConvertSeconds",
+        "pageviewsBefore",
+        "pageviewsAfter",
+        "attribution",
+    ];
+    let look = ctx.look_ahead();
+    [look.field("nodes"), look.field("edges").field("node")]
+        .iter()
+        .any(|n| JOURNEY_FIELDS.iter().any(|f| n.field(f).exists()))
 }
 
 /// Resolves whose journey each event belongs to (one query for the owners of

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::{FieldError, RawEvent, RawPageview};
+use crate::domain::{FieldError, RawEvent, RawPageview, RawSpend};
 
 /// The body could not be read as webhook JSON at all (HTTP 400).
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,8 @@ pub enum JsonBodyError {
 /// A parsed body: its items, and whether it was a batch (an array).
 pub type Items<T> = (Vec<T>, bool);
 
-fn kind(value: &Value) -> &'static str {
+/// What a JSON value is, for error messages ("must be a string, not a number").
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -124,17 +125,21 @@ fn take(
 pub fn pageviews_from_json(
     body: &[u8],
 ) -> Result<Result<Items<RawPageview>, Vec<FieldError>>, JsonBodyError> {
-    collect(body, |map| {
-        let mut errors = Vec::new();
-        let raw = RawPageview {
-            fingerprint: take(map, "fingerprint", true, &mut errors),
-            user_id: take(map, "user_id", true, &mut errors),
-            url: take(map, "url", false, &mut errors),
-            referrer_url: take(map, "referrer_url", false, &mut errors),
-            created_at: take(map, "created_at", false, &mut errors),
-        };
-        (raw, errors)
-    })
+    collect(body, pageview_from_map)
+}
+
+/// One pageview object → a raw pageview and the fields of the wrong type.
+/// Shared with `import`, so an NDJSON line is typed exactly as a webhook is.
+pub(crate) fn pageview_from_map(map: &Map<String, Value>) -> (RawPageview, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let raw = RawPageview {
+        fingerprint: take(map, "fingerprint", true, &mut errors),
+        user_id: take(map, "user_id", true, &mut errors),
+        url: take(map, "url", false, &mut errors),
+        referrer_url: take(map, "referrer_url", false, &mut errors),
+        created_at: take(map, "created_at", false, &mut errors),
+    };
+    (raw, errors)
 }
 
 /// Event webhook body → raw events. Outer error: not JSON (400); inner
@@ -142,16 +147,76 @@ pub fn pageviews_from_json(
 pub fn events_from_json(
     body: &[u8],
 ) -> Result<Result<Items<RawEvent>, Vec<FieldError>>, JsonBodyError> {
+    collect(body, event_from_map)
+}
+
+/// One event object → a raw event and the fields of the wrong type.
+/// Shared with `import`, so an NDJSON line is typed exactly as a webhook is.
+pub(crate) fn event_from_map(map: &Map<String, Value>) -> (RawEvent, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let raw = RawEvent {
+        name: take(map, "name", false, &mut errors),
+        fingerprint: take(map, "fingerprint", true, &mut errors),
+        user_id: take(map, "user_id", true, &mut errors),
+        created_at: take(map, "created_at", false, &mut errors),
+    };
+    (raw, errors)
+}
+
+/// Spend body → raw spend rows. Outer error: not JSON (400); inner error:
+/// fields of the wrong type (422).
+pub fn spend_from_json(
+    body: &[u8],
+) -> Result<Result<Items<RawSpend>, Vec<FieldError>>, JsonBodyError> {
     collect(body, |map| {
         let mut errors = Vec::new();
-        let raw = RawEvent {
-            name: take(map, "name", false, &mut errors),
-            fingerprint: take(map, "fingerprint", true, &mut errors),
-            user_id: take(map, "user_id", true, &mut errors),
-            created_at: take(map, "created_at", false, &mut errors),
+        let amount = amount(map).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let raw = RawSpend {
+            campaign: take(map, "campaign", false, &mut errors),
+            source: take(map, "source", false, &mut errors),
+            medium: take(map, "medium", false, &mut errors),
+            date: take(map, "date", false, &mut errors),
+            amount,
+            currency: take(map, "currency", false, &mut errors),
         };
         (raw, errors)
     })
+}
+
+/// Significant digits an f64 is guaranteed to carry through a decimal round
+/// trip (`f64::DIGITS`).
+const EXACT_FLOAT_DIGITS: usize = f64::DIGITS as usize;
+
+/// `amount`: a decimal string, or a JSON number taken as its decimal text.
+/// serde_json has already read a fractional number into an f64, so one with
+/// more significant digits than an f64 keeps exactly is refused rather than
+/// silently rounded; a string is always exact.
+fn amount(map: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+    match map.get("amount") {
+        Some(Value::Number(n)) if !(n.is_i64() || n.is_u64()) => {
+            let text = n.to_string();
+            let significant = text
+                .bytes()
+                .take_while(|b| *b != b'e' && *b != b'E')
+                .filter(u8::is_ascii_digit)
+                .skip_while(|b| *b == b'0')
+                .count();
+            if significant > EXACT_FLOAT_DIGITS {
+                Err(FieldError::new(
+                    "amount",
+                    format!(
+                        "{text} has more significant digits than a JSON number carries exactly; send it as a string"
+                    ),
+                ))
+            } else {
+                Ok(Some(text))
+            }
+        }
+        _ => string(map, "amount", true),
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +262,39 @@ mod tests {
             pageviews_from_json(b"3"),
             Err(JsonBodyError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn spend_amounts_may_be_strings_or_numbers() {
+        let (items, batch) = spend_from_json(
+            br#"[{"amount":"12.30"},{"amount":12.3},{"amount":1000000},{"amount":null}]"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(batch);
+        let amounts: Vec<_> = items.iter().map(|i| i.amount.as_deref()).collect();
+        assert_eq!(
+            amounts,
+            [Some("12.30"), Some("12.3"), Some("1000000"), None]
+        );
+    }
+
+    #[test]
+    fn spend_amounts_too_precise_for_a_json_number_are_refused() {
+        let errors = spend_from_json(br#"{"amount": 123456789012.123456}"#)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(errors[0].field, "amount");
+        assert!(
+            errors[0].message.contains("as a string"),
+            "{}",
+            errors[0].message
+        );
+        let errors = spend_from_json(br#"{"amount": true, "currency": 3}"#)
+            .unwrap()
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["amount", "currency"]);
     }
 
     #[test]

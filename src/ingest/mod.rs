@@ -7,6 +7,7 @@ pub mod import;
 mod json;
 pub mod referrers;
 pub mod rest;
+mod spend;
 
 use std::sync::Arc;
 
@@ -15,10 +16,11 @@ use entity::{event, pageview};
 use sea_orm::Set;
 use url::Url;
 
-use crate::domain::{FieldError, NewEvent, NewPageview, RawEvent, RawPageview};
+use crate::domain::{Currency, FieldError, NewEvent, NewPageview, RawEvent, RawPageview};
 use crate::store::{InsertOutcome, Store};
 
-pub use json::{events_from_json, pageviews_from_json, JsonBodyError};
+pub use json::{events_from_json, pageviews_from_json, spend_from_json, JsonBodyError};
+pub use spend::RecordedSpend;
 
 /// At most this many field errors are reported for one request: enough to fix
 /// a systematic mistake, not so many that the error outgrows the request.
@@ -46,12 +48,22 @@ pub struct Recorded {
     pub keys: Vec<Vec<u8>>,
 }
 
+/// Pageviews validated and classified into rows, with the identity links
+/// they show and their natural keys.
+pub struct PreparedPageviews {
+    pub rows: Vec<pageview::ActiveModel>,
+    pub links: Vec<crate::store::Link>,
+    pub keys: Vec<Vec<u8>>,
+}
+
 /// Validates, classifies and stores webhooks.
 #[derive(Clone)]
 pub struct Ingestor {
     store: Store,
     site_hosts: Arc<[String]>,
     max_batch: usize,
+    /// The one currency campaign spend may be reported in.
+    currency: Currency,
 }
 
 impl Ingestor {
@@ -65,7 +77,19 @@ impl Ingestor {
             store,
             site_hosts,
             max_batch,
+            currency: Currency::default(),
         }
+    }
+
+    /// Sets the reporting currency (`CURRENCY`, checked when the
+    /// configuration is read). A code that is not three letters leaves the
+    /// current one in place and is logged: a builder has no error to return.
+    pub fn with_currency(mut self, currency: &str) -> Self {
+        match Currency::parse(currency) {
+            Ok(c) => self.currency = c,
+            Err(e) => tracing::error!(error = %e, "ignoring the configured reporting currency"),
+        }
+        self
     }
 
     /// Classifies a URL pair the way ingestion would, storing nothing.
@@ -80,6 +104,28 @@ impl Ingestor {
         batch: bool,
     ) -> Result<Recorded, IngestError> {
         let parsed = self.validate(raws, batch, NewPageview::try_from)?;
+        let prepared = self.classify_all(parsed);
+        let outcome = self
+            .store
+            .insert_pageviews(prepared.rows, prepared.links)
+            .await?;
+        Ok(Recorded {
+            outcome,
+            keys: prepared.keys,
+        })
+    }
+
+    /// Validates and classifies pageviews into rows without storing them
+    /// (the benchmark's storage ceiling inserts these directly).
+    pub fn prepare_pageviews(
+        &self,
+        raws: Vec<RawPageview>,
+    ) -> Result<PreparedPageviews, IngestError> {
+        let parsed = self.validate(raws, true, NewPageview::try_from)?;
+        Ok(self.classify_all(parsed))
+    }
+
+    fn classify_all(&self, parsed: Vec<NewPageview>) -> PreparedPageviews {
         let received_at = Utc::now();
         let mut keys = Vec::with_capacity(parsed.len());
         let mut links = Vec::new();
@@ -121,8 +167,7 @@ impl Ingestor {
                 }
             })
             .collect();
-        let outcome = self.store.insert_pageviews(rows, links).await?;
-        Ok(Recorded { outcome, keys })
+        PreparedPageviews { rows, links, keys }
     }
 
     /// Stores events. `batch` says whether errors should name item indexes.

@@ -118,6 +118,39 @@ impl Store {
         self.events(filter, None, u64::MAX >> 1).await
     }
 
+    /// Pageviews matching `filter`, all of them, oldest first.
+    pub async fn all_pageviews(
+        &self,
+        filter: &super::PageviewFilter,
+    ) -> Result<Vec<pageview::Model>, DbErr> {
+        self.pageviews(filter, None, u64::MAX >> 1).await
+    }
+
+    /// Pageviews and distinct visitors (fingerprints) in `range`.
+    pub async fn pageview_totals(&self, range: &TimeRange) -> Result<(u64, u64), DbErr> {
+        #[derive(FromQueryResult)]
+        struct Totals {
+            pageviews: i64,
+            visitors: i64,
+        }
+        let mut cond = Condition::all();
+        if let Some(from) = range.from {
+            cond = cond.add(pageview::Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = range.to {
+            cond = cond.add(pageview::Column::CreatedAt.lt(to));
+        }
+        let totals = pageview::Entity::find()
+            .select_only()
+            .column_as(Expr::col(pageview::Column::Id).count(), "pageviews")
+            .column_as(Expr::cust("COUNT(DISTINCT fingerprint)"), "visitors")
+            .filter(cond)
+            .into_model::<Totals>()
+            .one(&self.db)
+            .await?;
+        Ok(totals.map_or((0, 0), |t| (t.pageviews as u64, t.visitors as u64)))
+    }
+
     /// Known users (anyone with an identity link) first seen in `range`,
     /// ordered by (first seen, id).
     pub async fn users(

@@ -5,6 +5,7 @@
 
 mod journeys;
 mod read;
+mod spend;
 mod write;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,8 @@ use crate::config::DatabaseConfig;
 
 pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
-pub use write::InsertOutcome;
+pub use spend::{SpendOutcome, SpendRow};
+pub use write::{InsertOutcome, Link};
 
 /// A handle on the database, cheap to clone.
 #[derive(Clone)]
@@ -92,6 +94,15 @@ impl Store {
 
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
+    }
+
+    /// Waits for the SQLite write gate (see `write_gate`); `None` on
+    /// PostgreSQL. Hold the guard until the transaction has committed.
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
     }
 }
 

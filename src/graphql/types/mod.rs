@@ -7,6 +7,8 @@ mod conversion;
 mod event;
 mod inputs;
 mod pageview;
+pub mod report;
+mod spend;
 mod user;
 
 pub use attribution::AttributionModelGql;
@@ -16,6 +18,7 @@ pub use conversion::{ConversionConnection, ConversionNode, Total};
 pub use event::{Event, EventConnection};
 pub use inputs::{DateRange, EventFilterInput, EventInput, PageviewFilterInput, PageviewInput};
 pub use pageview::{Pageview, PageviewConnection};
+pub use spend::{CampaignSpend, CampaignSpendInput, SpendQuery, SpendSummary};
 pub use user::{decode_user_cursor, User, UserConnection};
 
 /// What a batch mutation stored.

@@ -1,0 +1,372 @@
+//! The report queries: `campaigns`, `sources`, `channels`, `landingPages`,
+//! `overview`, `timeseries`. Thin: arguments in, `reports::source` gathers,
+//! the pure `reports` fold, rows out.
+
+use std::sync::Arc;
+
+use async_graphql::connection::PageInfo;
+use async_graphql::{Context, Object};
+use chrono::Utc;
+
+use super::args::{days, lookback_days};
+use super::error::{bad_input, internal};
+use super::pagination::page_size;
+use super::types::report::{
+    GroupByGql, IntervalGql, OverviewGql, ReportConnection, ReportOrder, ReportRow, Timeseries,
+    TimeseriesPoint, TimeseriesSeries,
+};
+use super::types::{AttributionModelGql, DateRange};
+use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
+use crate::config::ServeConfig;
+use crate::reports::{self, source, Dimension, Overview};
+use crate::store::{EventFilter, Store, TimeRange};
+
+/// Most buckets one time series may have.
+const MAX_BUCKETS: usize = 5_000;
+
+/// Reports over conversions, visitors and spend.
+#[derive(Default)]
+pub struct ReportsQuery;
+
+struct Common {
+    range: TimeRange,
+    model: Model,
+    conversion: String,
+    lookback_days: i64,
+}
+
+fn common(
+    ctx: &Context<'_>,
+    range: Option<DateRange>,
+    model: AttributionModelGql,
+    conversion: String,
+    lookback: Option<i32>,
+) -> async_graphql::Result<Common> {
+    let conversion = conversion.trim().to_lowercase();
+    if conversion.is_empty() {
+        return Err(bad_input("`conversion` must name an event"));
+    }
+    Ok(Common {
+        range: range.map(Into::into).unwrap_or_default(),
+        model: model.into(),
+        conversion,
+        lookback_days: lookback_days(ctx, lookback)?,
+    })
+}
+
+fn offset_cursor(i: usize) -> String {
+    format!("r{i}")
+}
+
+fn parse_offset(after: Option<String>) -> async_graphql::Result<usize> {
+    match after {
+        None => Ok(0),
+        Some(a) => a
+            .strip_prefix('r')
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| n + 1)
+            .ok_or_else(|| bad_input(format!("'{a}' is not a cursor returned by this API"))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    ctx: &Context<'_>,
+    dimension: Dimension,
+    range: Option<DateRange>,
+    model: AttributionModelGql,
+    conversion: String,
+    lookback: Option<i32>,
+    order_by: Option<ReportOrder>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<ReportConnection> {
+    let store = ctx.data::<Store>()?;
+    let settings = ctx.data::<Arc<Settings>>()?;
+    let config = ctx.data::<Arc<ServeConfig>>()?;
+    let limit = page_size(first, config.limits.max_page_size)?;
+    let offset = parse_offset(after)?;
+    let c = common(ctx, range, model, conversion, lookback)?;
+    let credits = source::credits(
+        store,
+        settings,
+        c.range,
+        &source::names_for(&c.conversion),
+        c.model,
+        days(c.lookback_days),
+    )
+    .await
+    .map_err(internal)?;
+    let touches = source::touches(store, settings, c.range)
+        .await
+        .map_err(internal)?;
+    let spend = source::spend(store, c.range).await.map_err(internal)?;
+    let mut rows = reports::aggregate(
+        dimension,
+        credits.of(&c.conversion),
+        credits.of(TRIAL),
+        &touches,
+        &spend,
+    );
+    let order = order_by.unwrap_or_default();
+    reports::sort_rows(&mut rows, order.field.into(), order.direction.into());
+    let total = rows.len();
+    let page: Vec<ReportRow> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(ReportRow)
+        .collect();
+    let end = offset + page.len();
+    Ok(ReportConnection {
+        total_count: total as u64,
+        page_info: PageInfo {
+            has_previous_page: offset > 0,
+            has_next_page: end < total,
+            start_cursor: (!page.is_empty()).then(|| offset_cursor(offset)),
+            end_cursor: (!page.is_empty()).then(|| offset_cursor(end - 1)),
+        },
+        nodes: page,
+    })
+}
+
+/// Arguments every report takes, documented once here: `range` is half-open
+/// on the conversion time (touchpoints and spend: on their own time / day);
+/// no range means all time. `model` splits each conversion's credit;
+/// `conversion` is the event name counted; `lookbackDays` overrides
+/// `LOOKBACK_DAYS`; `orderBy` defaults to conversions descending with ties
+/// broken by the key.
+#[Object]
+impl ReportsQuery {
+    /// One row per (campaign, source, medium) credited with a conversion, or
+    /// with a touchpoint or spend in range (with 0 conversions then).
+    /// Conversions without a campaign are grouped under a null campaign;
+    /// conversions without any touchpoint under source `(not set)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+        order_by: Option<ReportOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ReportConnection> {
+        report(
+            ctx,
+            Dimension::Campaign,
+            range,
+            model,
+            conversion,
+            lookback_days,
+            order_by,
+            first,
+            after,
+        )
+        .await
+    }
+
+    /// One row per source.
+    #[allow(clippy::too_many_arguments)]
+    async fn sources(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+        order_by: Option<ReportOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ReportConnection> {
+        report(
+            ctx,
+            Dimension::Source,
+            range,
+            model,
+            conversion,
+            lookback_days,
+            order_by,
+            first,
+            after,
+        )
+        .await
+    }
+
+    /// One row per channel.
+    #[allow(clippy::too_many_arguments)]
+    async fn channels(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+        order_by: Option<ReportOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ReportConnection> {
+        report(
+            ctx,
+            Dimension::Channel,
+            range,
+            model,
+            conversion,
+            lookback_days,
+            order_by,
+            first,
+            after,
+        )
+        .await
+    }
+
+    /// One row per landing page of the credited touchpoint.
+    #[allow(clippy::too_many_arguments)]
+    async fn landing_pages(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+        order_by: Option<ReportOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ReportConnection> {
+        report(
+            ctx,
+            Dimension::LandingPage,
+            range,
+            model,
+            conversion,
+            lookback_days,
+            order_by,
+            first,
+            after,
+        )
+        .await
+    }
+
+    /// Headline numbers for a range: traffic, signups, trials, the
+    /// trial→signup rate, unsubscribes, and the paid / organic / direct share
+    /// of the counted conversions' credit under the model.
+    async fn overview(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+    ) -> async_graphql::Result<OverviewGql> {
+        let store = ctx.data::<Store>()?;
+        let settings = ctx.data::<Arc<Settings>>()?;
+        let c = common(ctx, range, model, conversion, lookback_days)?;
+        let credits = source::credits(
+            store,
+            settings,
+            c.range,
+            &source::names_for(&c.conversion),
+            c.model,
+            days(c.lookback_days),
+        )
+        .await
+        .map_err(internal)?;
+        let (pageviews, visitors) = store.pageview_totals(&c.range).await.map_err(internal)?;
+        let mut counts = Vec::with_capacity(3);
+        for name in [SIGNUP, TRIAL, "unsubscribe"] {
+            let filter = EventFilter {
+                name: Some(name.to_owned()),
+                range: c.range,
+                ..EventFilter::default()
+            };
+            counts.push(store.count_events(&filter).await.map_err(internal)?);
+        }
+        let (signups, trials, unsubscribes) = (counts[0], counts[1], counts[2]);
+        let trial_to_signup = credits
+            .of(SIGNUP)
+            .iter()
+            .filter(|c| c.from_trial)
+            .map(|c| c.conversion_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        let base = Overview {
+            pageviews,
+            visitors,
+            signups,
+            trials,
+            trial_to_signup,
+            unsubscribes,
+            ..Overview::default()
+        };
+        Ok(OverviewGql(reports::overview(
+            base,
+            credits.of(&c.conversion),
+        )))
+    }
+
+    /// Conversions per bucket in an IANA time zone, every bucket present.
+    /// Without a range, the last 30 days up to now.
+    #[allow(clippy::too_many_arguments)]
+    async fn timeseries(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "IntervalGql::Day")] interval: IntervalGql,
+        #[graphql(default = "UTC")] timezone: String,
+        #[graphql(default_with = "GroupByGql::None")] group_by: GroupByGql,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        #[graphql(default = "signup")] conversion: String,
+        lookback_days: Option<i32>,
+    ) -> async_graphql::Result<Timeseries> {
+        let store = ctx.data::<Store>()?;
+        let settings = ctx.data::<Arc<Settings>>()?;
+        let tz: chrono_tz::Tz = timezone
+            .parse()
+            .map_err(|_| bad_input(format!("`timezone` '{timezone}' is not an IANA time zone")))?;
+        let mut c = common(ctx, range, model, conversion, lookback_days)?;
+        let to = c.range.to.unwrap_or_else(Utc::now);
+        let from = c.range.from.unwrap_or(to - chrono::Duration::days(30));
+        let edges = reports::buckets(from, to, interval.into(), tz, MAX_BUCKETS)
+            .map_err(|e| bad_input(e.to_string()))?;
+        // Whole buckets: the first and last may reach beyond the range.
+        c.range = TimeRange {
+            from: edges.first().copied(),
+            to: edges.last().copied(),
+        };
+        let credits = source::credits(
+            store,
+            settings,
+            c.range,
+            &[c.conversion.as_str()],
+            c.model,
+            days(c.lookback_days),
+        )
+        .await
+        .map_err(internal)?;
+        let series = reports::timeseries(credits.of(&c.conversion), &edges, group_by.into());
+        Ok(Timeseries {
+            timezone: tz.name().to_owned(),
+            interval,
+            series: series
+                .into_iter()
+                .map(|s| TimeseriesSeries {
+                    key: s.key,
+                    channel: s.channel.map(Into::into),
+                    total: s.values.iter().sum(),
+                    points: s
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| TimeseriesPoint {
+                            start: edges[i].into(),
+                            end: edges[i + 1].into(),
+                            conversions: *v,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! Reports: conversions, visitors and spend per campaign, source, channel and
+//! landing page; the overview; time series.
+//!
+//! This module is pure (no IO): [`aggregate`], [`overview`] and [`timeseries`]
+//! take per-conversion credits (from the attribution engine), touchpoints and
+//! spend, and fold them into rows. `source.rs` gathers those inputs from the
+//! store. Keeping the fold pure is what lets the property test check that the
+//! rows of every report sum to the number of conversions, and that each row
+//! equals the sum of the per-conversion credits the API shows.
+
+mod rows;
+pub mod source;
+mod timeseries;
+
+pub use rows::{
+    aggregate, credited, overview, sort_rows, Credited, Dimension, OrderDirection, OrderField,
+    Overview, Row, RowKey, SpendFact, TimeStats, Touch, TouchKey,
+};
+pub use timeseries::{buckets, timeseries, GroupBy, Interval, Series, TimeseriesError};

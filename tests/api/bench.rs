@@ -1,0 +1,38 @@
+//! The benchmark harness in quick mode, so it cannot rot: the real binary as
+//! a child server, every step measured, both ceilings present.
+
+use growth_analytics::bench::{bench, BenchArgs};
+
+#[tokio::test]
+async fn the_benchmark_harness_measures_every_step_in_quick_mode() {
+    let mut args = BenchArgs::quick();
+    args.server_bin = Some(env!("CARGO_BIN_EXE_growth-analytics").into());
+    let report = bench(&args).await.expect("the quick benchmark runs");
+    assert!(report.pageviews > 500 && report.signups > 10, "{report:?}");
+    for prefix in [
+        "HTTP ceiling",
+        "single pageview webhooks, 1 ",
+        "single pageview webhooks, 32",
+        "batched pageviews",
+        "batched events",
+        "query: one user's attribution",
+        "query: 100 conversions",
+        "query: campaigns, 30 days, TIME_DECAY",
+        "query: overview",
+        "query: daily timeseries",
+        "storage ceiling",
+    ] {
+        let step = report
+            .steps
+            .iter()
+            .find(|s| s.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step '{prefix}' in {:?}", report.steps));
+        assert!(step.requests > 0 && step.throughput() > 0.0, "{step:?}");
+        assert!(step.p50 <= step.p99 && step.p99 <= step.max, "{step:?}");
+    }
+    assert_eq!(report.ratios().len(), 2);
+    assert!(report.peak_server_memory.is_some_and(|m| m > 1 << 20));
+    let json = report.json();
+    assert_eq!(json["steps"].as_array().unwrap().len(), report.steps.len());
+    assert!(report.table().contains("storage ceiling"));
+}
