@@ -52,7 +52,8 @@ pub struct SeedArgs {
     #[arg(long, default_value_t = DEFAULT_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(generator::MAX_DAYS)))]
     pub days: u32,
-    /// Random seed: the same seed gives the same data.
+    /// Random seed. The data is a function of (seed, visitors, days, end-date):
+    /// the same four give the same payloads, so seeding again stores nothing new.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Last day with traffic, YYYY-MM-DD (UTC) [default: today].
