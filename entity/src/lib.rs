@@ -3,6 +3,9 @@
 //! a dashboard.
 
 pub mod campaign_spend;
+pub mod credit;
+pub mod dirty_fingerprint;
 pub mod event;
 pub mod identity_link;
 pub mod pageview;
+pub mod touchpoint;

@@ -7,6 +7,7 @@ mod m20261126_000001_create_pageviews;
 mod m20261126_000002_create_events;
 mod m20261126_000003_create_identity_links;
 mod m20261126_000004_create_campaign_spend;
+mod m20261126_000005_create_derived_tables;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_events::Migration),
             Box::new(m20261126_000003_create_identity_links::Migration),
             Box::new(m20261126_000004_create_campaign_spend::Migration),
+            Box::new(m20261126_000005_create_derived_tables::Migration),
         ]
     }
 }

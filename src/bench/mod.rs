@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
+use sea_orm::ActiveValue::Set;
 use serde_json::{json, Value};
 
 use crate::config::DatabaseConfig;
@@ -391,15 +392,24 @@ async fn storage_ceiling(database_url: &str, pageviews: &[Value]) -> anyhow::Res
     let started = Instant::now();
     let mut latencies = Vec::new();
     let mut total = 0;
-    let mut links = prepared.links.into_iter().peekable();
     for batch in prepared.rows.chunks(500) {
         total += batch.len();
-        // The links of these rows travel with them, as in the service.
-        let batch_links: Vec<_> = std::iter::from_fn(|| links.next())
-            .take(batch.len())
-            .collect();
+        // The links and dirty marks of these rows travel with them, as in the service.
+        let mut links = Vec::new();
+        let mut fingerprints = std::collections::BTreeSet::new();
+        for row in batch {
+            if let (Set(fp), Set(user), Set(at)) = (&row.fingerprint, &row.user_id, &row.created_at)
+            {
+                fingerprints.insert(fp.clone());
+                if let Some(user) = user {
+                    links.push((fp.clone(), user.clone(), *at));
+                }
+            }
+        }
         let t = Instant::now();
-        store.insert_pageviews(batch.to_vec(), batch_links).await?;
+        store
+            .insert_pageviews(batch.to_vec(), links, fingerprints.into_iter().collect())
+            .await?;
         latencies.push(t.elapsed());
     }
     Ok(Step::new(

@@ -54,6 +54,8 @@ pub struct PreparedPageviews {
     pub rows: Vec<pageview::ActiveModel>,
     pub links: Vec<crate::store::Link>,
     pub keys: Vec<Vec<u8>>,
+    /// Distinct fingerprints of the rows: their derived rows become stale.
+    pub fingerprints: Vec<String>,
 }
 
 /// Validates, classifies and stores webhooks.
@@ -107,7 +109,7 @@ impl Ingestor {
         let prepared = self.classify_all(parsed);
         let outcome = self
             .store
-            .insert_pageviews(prepared.rows, prepared.links)
+            .insert_pageviews(prepared.rows, prepared.links, prepared.fingerprints)
             .await?;
         Ok(Recorded {
             outcome,
@@ -127,6 +129,10 @@ impl Ingestor {
 
     fn classify_all(&self, parsed: Vec<NewPageview>) -> PreparedPageviews {
         let received_at = Utc::now();
+        let fingerprints: std::collections::BTreeSet<String> = parsed
+            .iter()
+            .map(|pv| pv.fingerprint.as_str().to_owned())
+            .collect();
         let mut keys = Vec::with_capacity(parsed.len());
         let mut links = Vec::new();
         let rows = parsed
@@ -167,13 +173,22 @@ impl Ingestor {
                 }
             })
             .collect();
-        PreparedPageviews { rows, links, keys }
+        PreparedPageviews {
+            rows,
+            links,
+            keys,
+            fingerprints: fingerprints.into_iter().collect(),
+        }
     }
 
     /// Stores events. `batch` says whether errors should name item indexes.
     pub async fn events(&self, raws: Vec<RawEvent>, batch: bool) -> Result<Recorded, IngestError> {
         let parsed = self.validate(raws, batch, NewEvent::try_from)?;
         let received_at = Utc::now();
+        let dirty: std::collections::BTreeSet<String> = parsed
+            .iter()
+            .map(|ev| ev.fingerprint.as_str().to_owned())
+            .collect();
         let mut keys = Vec::with_capacity(parsed.len());
         let mut links = Vec::new();
         let rows = parsed
@@ -199,7 +214,8 @@ impl Ingestor {
                 }
             })
             .collect();
-        let outcome = self.store.insert_events(rows, links).await?;
+        let fingerprints = dirty.into_iter().collect();
+        let outcome = self.store.insert_events(rows, links, fingerprints).await?;
         Ok(Recorded { outcome, keys })
     }
 

@@ -3,7 +3,7 @@
 //! check, so concurrent redeliveries are stored once too.
 
 use chrono::{DateTime, Utc};
-use entity::{event, identity_link, pageview};
+use entity::{dirty_fingerprint, event, identity_link, pageview};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -35,8 +35,9 @@ impl Store {
         &self,
         rows: Vec<pageview::ActiveModel>,
         links: Vec<Link>,
+        dirty: Vec<String>,
     ) -> Result<InsertOutcome, DbErr> {
-        self.insert_with_links(rows, pageview::Column::DedupKey, links)
+        self.insert_with_links(rows, pageview::Column::DedupKey, links, dirty)
             .await
     }
 
@@ -45,8 +46,9 @@ impl Store {
         &self,
         rows: Vec<event::ActiveModel>,
         links: Vec<Link>,
+        dirty: Vec<String>,
     ) -> Result<InsertOutcome, DbErr> {
-        self.insert_with_links(rows, event::Column::DedupKey, links)
+        self.insert_with_links(rows, event::Column::DedupKey, links, dirty)
             .await
     }
 
@@ -55,6 +57,7 @@ impl Store {
         rows: Vec<A>,
         key: <A::Entity as EntityTrait>::Column,
         links: Vec<Link>,
+        dirty: Vec<String>,
     ) -> Result<InsertOutcome, DbErr>
     where
         A: ActiveModelTrait + Send,
@@ -79,6 +82,7 @@ impl Store {
                 stored += n;
             }
         }
+        mark_dirty(&txn, &links, &dirty).await?;
         upsert_links(&txn, links).await?;
         // Only after this returns is the request acknowledged: a 2xx means durable.
         txn.commit().await?;
@@ -87,6 +91,38 @@ impl Store {
             duplicates: total - stored,
         })
     }
+}
+
+/// Marks the fingerprints a write touched (its payloads' and its links'),
+/// in the write's own transaction: the derived tables can never miss a
+/// committed webhook.
+async fn mark_dirty(
+    txn: &DatabaseTransaction,
+    links: &[Link],
+    fingerprints: &[String],
+) -> Result<(), DbErr> {
+    let all: std::collections::BTreeSet<&str> = fingerprints
+        .iter()
+        .map(String::as_str)
+        .chain(links.iter().map(|l| l.0.as_str()))
+        .collect();
+    let all: Vec<&str> = all.into_iter().collect();
+    for chunk in all.chunks(CHUNK) {
+        dirty_fingerprint::Entity::insert_many(chunk.iter().map(|fp| {
+            dirty_fingerprint::ActiveModel {
+                fingerprint: sea_orm::Set((*fp).to_owned()),
+            }
+        }))
+        .on_conflict(
+            OnConflict::column(dirty_fingerprint::Column::Fingerprint)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records (fingerprint, user_id) pairs, keeping the earliest time each was
