@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod journeys;
+pub mod materialize;
 pub mod reports;
 pub mod startup;
 pub mod store;

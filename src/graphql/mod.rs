@@ -56,11 +56,13 @@ pub fn build_schema(
     ingestor: Ingestor,
     config: Arc<ServeConfig>,
     settings: Arc<Settings>,
+    materializer: crate::materialize::Materializer,
 ) -> AppSchema {
     schema()
         .limit_depth(config.limits.max_query_depth)
         .limit_complexity(config.limits.max_query_complexity)
         .data(settings)
+        .data(materializer)
         .data(store)
         .data(ingestor)
         .data(config)

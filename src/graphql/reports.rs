@@ -18,6 +18,7 @@ use super::types::report::{
 use super::types::{AttributionModelGql, DateRange};
 use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
 use crate::config::ServeConfig;
+use crate::materialize::Materializer;
 use crate::reports::{self, source, Dimension, Overview};
 use crate::store::{EventFilter, Store, TimeRange};
 
@@ -87,8 +88,10 @@ async fn report(
     let limit = page_size(first, config.limits.max_page_size)?;
     let offset = parse_offset(after)?;
     let c = common(ctx, range, model, conversion, lookback)?;
+    let materializer = ctx.data::<Materializer>()?;
     let credits = source::credits(
         store,
+        materializer,
         settings,
         c.range,
         &source::names_for(&c.conversion),
@@ -97,7 +100,7 @@ async fn report(
     )
     .await
     .map_err(internal)?;
-    let touches = source::touches(store, settings, c.range)
+    let touches = source::touch_counts(store, materializer, dimension, c.range)
         .await
         .map_err(internal)?;
     let spend = source::spend(store, c.range).await.map_err(internal)?;
@@ -263,8 +266,10 @@ impl ReportsQuery {
         let store = ctx.data::<Store>()?;
         let settings = ctx.data::<Arc<Settings>>()?;
         let c = common(ctx, range, model, conversion, lookback_days)?;
+        let materializer = ctx.data::<Materializer>()?;
         let credits = source::credits(
             store,
+            materializer,
             settings,
             c.range,
             &source::names_for(&c.conversion),
@@ -335,8 +340,10 @@ impl ReportsQuery {
             from: edges.first().copied(),
             to: edges.last().copied(),
         };
+        let materializer = ctx.data::<Materializer>()?;
         let credits = source::credits(
             store,
+            materializer,
             settings,
             c.range,
             &[c.conversion.as_str()],

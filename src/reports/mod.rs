@@ -13,7 +13,7 @@ pub mod source;
 mod timeseries;
 
 pub use rows::{
-    aggregate, credited, overview, sort_rows, Credited, Dimension, OrderDirection, OrderField,
-    Overview, Row, RowKey, SpendFact, TimeStats, Touch, TouchKey,
+    aggregate, count_touches, credited, overview, sort_rows, Credited, Dimension, OrderDirection,
+    OrderField, Overview, Row, RowKey, SpendFact, TimeStats, Touch, TouchCount, TouchKey,
 };
 pub use timeseries::{buckets, timeseries, GroupBy, Interval, Series, TimeseriesError};

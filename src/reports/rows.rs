@@ -98,6 +98,32 @@ pub struct Touch {
     pub key: TouchKey,
 }
 
+/// Touchpoints and distinct visitors of one row key in range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchCount {
+    pub key: RowKey,
+    pub visitors: u64,
+    pub touchpoints: u64,
+}
+
+/// Counts touchpoints per key (what the database does with `GROUP BY` over
+/// the touchpoints table; kept here for the pure tests).
+pub fn count_touches(dimension: Dimension, touches: &[Touch]) -> Vec<TouchCount> {
+    let mut acc: BTreeMap<RowKey, (BTreeSet<&str>, u64)> = BTreeMap::new();
+    for t in touches {
+        let a = acc.entry(dimension.key(&t.key)).or_default();
+        a.0.insert(t.fingerprint.as_str());
+        a.1 += 1;
+    }
+    acc.into_iter()
+        .map(|(key, (fps, n))| TouchCount {
+            key,
+            visitors: fps.len() as u64,
+            touchpoints: n,
+        })
+        .collect()
+}
+
 /// Spend of one campaign on one day, in millionths of the reporting currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendFact {
@@ -149,7 +175,8 @@ impl RowKey {
 }
 
 impl Dimension {
-    fn key(self, k: &TouchKey) -> RowKey {
+    /// The row key of a touchpoint key.
+    pub fn key(self, k: &TouchKey) -> RowKey {
         match self {
             Dimension::Campaign => RowKey::Campaign {
                 campaign: k.campaign.clone(),
@@ -272,7 +299,7 @@ struct Acc {
     conversions: f64,
     trials: f64,
     trial_to_signup: f64,
-    fingerprints: BTreeSet<String>,
+    visitors: u64,
     touchpoints: u64,
     /// Distinct conversions with a share: (ttc, before, after, user).
     converted: BTreeMap<String, (Option<i64>, i64, i64, Option<String>)>,
@@ -288,7 +315,7 @@ pub fn aggregate(
     dimension: Dimension,
     conversions: &[Credited],
     trials: &[Credited],
-    touches: &[Touch],
+    touches: &[TouchCount],
     spend: &[SpendFact],
 ) -> Vec<Row> {
     let mut acc: HashMap<RowKey, Acc> = HashMap::new();
@@ -319,11 +346,9 @@ pub fn aggregate(
         acc.entry(dimension.key(&t.key)).or_default().trials += t.weight;
     }
     for t in touches {
-        let a = acc.entry(dimension.key(&t.key)).or_default();
-        a.touchpoints += 1;
-        if !a.fingerprints.contains(&t.fingerprint) {
-            a.fingerprints.insert(t.fingerprint.clone());
-        }
+        let a = acc.entry(t.key.clone()).or_default();
+        a.touchpoints += t.touchpoints;
+        a.visitors += t.visitors;
     }
     for s in spend {
         if let Some(key) = dimension.spend_key(s) {
@@ -337,7 +362,7 @@ pub fn aggregate(
             row.conversions = a.conversions;
             row.trials = a.trials;
             row.trial_to_signup = a.trial_to_signup;
-            row.visitors = a.fingerprints.len() as u64;
+            row.visitors = a.visitors;
             row.touchpoints = a.touchpoints;
             row.time_to_convert = TimeStats::of(a.converted.values().filter_map(|c| c.0).collect());
             let n = a.converted.len();
@@ -538,7 +563,8 @@ mod tests {
             medium: "paid".into(),
             micros: 30_000_000,
         }];
-        let mut rows = aggregate(Dimension::Campaign, &conversions, &[], &touches, &spend);
+        let counts = count_touches(Dimension::Campaign, &touches);
+        let mut rows = aggregate(Dimension::Campaign, &conversions, &[], &counts, &spend);
         sort_rows(&mut rows, OrderField::Conversions, OrderDirection::Desc);
         assert_eq!(rows.len(), 3);
         let fb_row = &rows[0];
@@ -584,7 +610,8 @@ mod tests {
         let a = key("a", None, Channel::Referral, "/");
         let b = key("b", None, Channel::Referral, "/");
         let touches = vec![touch("x", a.clone()), touch("y", b.clone())];
-        let mut rows = aggregate(Dimension::Source, &[], &[], &touches, &[]);
+        let counts = count_touches(Dimension::Source, &touches);
+        let mut rows = aggregate(Dimension::Source, &[], &[], &counts, &[]);
         sort_rows(&mut rows, OrderField::Visitors, OrderDirection::Desc);
         assert_eq!(rows[0].key, RowKey::Source("a".into()));
         sort_rows(

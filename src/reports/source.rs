@@ -7,10 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Duration;
 use sea_orm::DbErr;
 
-use super::rows::{credited, Credited, Touch, TouchKey};
-use crate::attribution::{self, Model, PageviewFact, Settings, SIGNUP, TRIAL};
+use super::rows::{credited, Credited, Dimension, TouchCount, TouchKey};
+use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
+use crate::domain::Channel;
 use crate::journeys::{self, StoredEvent};
-use crate::store::{EventFilter, PageviewFilter, Store, TimeRange};
+use crate::materialize::{self, Materializer};
+use crate::store::{EventFilter, Store, TimeRange, TouchGrouping};
 
 /// Credits of conversions in range, by event name.
 pub struct CreditsByName {
@@ -26,8 +28,54 @@ impl CreditsByName {
     }
 }
 
-/// Attributes every event named in `names` that happened in `range`.
+/// Credits of the conversions named in `names` in `range` under `model`.
+/// At the default lookback they come from the materialised `credits` table
+/// (after a flush, so nothing acknowledged is missing); with another
+/// lookback, or an event name that is not materialised, every journey is
+/// attributed on the spot.
 pub async fn credits(
+    store: &Store,
+    materializer: &Materializer,
+    settings: &Settings,
+    range: TimeRange,
+    names: &[&str],
+    model: Model,
+    lookback: Duration,
+) -> Result<CreditsByName, DbErr> {
+    let materialised = materialize::materialised_names(settings);
+    if lookback != settings.lookback || !names.iter().all(|n| materialised.contains(*n)) {
+        return computed_credits(store, settings, range, names, model, lookback).await;
+    }
+    materializer.flush().await?;
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let rows = store.credits_in(model.as_str(), &names, &range).await?;
+    let mut by_name: HashMap<String, Vec<Credited>> = HashMap::new();
+    for r in rows {
+        by_name.entry(r.name.clone()).or_default().push(Credited {
+            conversion_id: r.conversion_id,
+            name: r.name,
+            at: r.conversion_at,
+            user_id: r.user_id,
+            from_trial: r.from_trial,
+            time_to_convert_seconds: r.time_to_convert_seconds,
+            pageviews_before: r.pageviews_before,
+            pageviews_after: r.pageviews_after,
+            weight: r.weight,
+            key: TouchKey {
+                campaign: r.campaign,
+                source: r.source,
+                medium: r.medium,
+                channel: r.channel.parse().unwrap_or(Channel::Unassigned),
+                landing_page: r.landing_page,
+            },
+        });
+    }
+    Ok(CreditsByName { by_name })
+}
+
+/// Attributes every event named in `names` that happened in `range`, from
+/// the raw facts.
+pub async fn computed_credits(
     store: &Store,
     settings: &Settings,
     range: TimeRange,
@@ -82,38 +130,41 @@ pub async fn credits(
     Ok(CreditsByName { by_name })
 }
 
-/// The touchpoints that started in `range`. A pageview's touchpoint status
-/// depends only on the same fingerprint's previous pageview within the
-/// session timeout, so reading from `from - timeout` is exactly enough.
-pub async fn touches(
+/// Touchpoints and visitors per row key in `range`, from the materialised
+/// touchpoints (after a flush).
+pub async fn touch_counts(
     store: &Store,
-    settings: &Settings,
+    materializer: &Materializer,
+    dimension: Dimension,
     range: TimeRange,
-) -> Result<Vec<Touch>, DbErr> {
-    let widened = TimeRange {
-        from: range.from.map(|f| f - settings.session_timeout),
-        to: range.to,
+) -> Result<Vec<TouchCount>, DbErr> {
+    materializer.flush().await?;
+    let grouping = match dimension {
+        Dimension::Campaign => TouchGrouping::Campaign,
+        Dimension::Source => TouchGrouping::Source,
+        Dimension::Channel => TouchGrouping::Channel,
+        Dimension::LandingPage => TouchGrouping::LandingPage,
     };
-    let rows = store
-        .all_pageviews(&PageviewFilter {
-            range: widened,
-            ..PageviewFilter::default()
-        })
-        .await?;
-    let facts: Vec<PageviewFact> = rows.iter().map(PageviewFact::from).collect();
-    Ok(attribution::touchpoints(&facts, settings.session_timeout)
+    let rows = store.touch_counts(grouping, &range).await?;
+    Ok(rows
         .into_iter()
-        .filter(|t| range.contains(t.at))
-        .map(|t| Touch {
-            key: TouchKey {
-                campaign: t.campaign.clone(),
-                source: t.source.clone(),
-                medium: t.medium.clone(),
-                channel: t.channel,
-                landing_page: t.landing_page.clone(),
-            },
-            fingerprint: t.fingerprint,
-            at: t.at,
+        .map(|r| {
+            let key = TouchKey {
+                campaign: r.campaign,
+                source: r.source.unwrap_or_default(),
+                medium: r.medium.unwrap_or_default(),
+                channel: r
+                    .channel
+                    .as_deref()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(Channel::Unassigned),
+                landing_page: r.landing_page.unwrap_or_default(),
+            };
+            TouchCount {
+                key: dimension.key(&key),
+                visitors: r.visitors as u64,
+                touchpoints: r.touchpoints as u64,
+            }
         })
         .collect())
 }
