@@ -18,9 +18,22 @@ pub struct DatabaseConfig {
     /// Connections in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub max_connections: u32,
-    /// Seconds to wait for a pooled connection before a request fails.
+    /// Seconds to wait for a pooled connection before a request fails. Also
+    /// bounds how long a request waits while the database is unreachable.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub acquire_timeout_secs: u64,
+    /// Seconds an unused pooled connection stays open (0: forever).
+    #[arg(long, env = "DATABASE_IDLE_TIMEOUT_SECS", default_value_t = 600)]
+    pub idle_timeout_secs: u64,
+    /// Seconds after which a pooled connection is replaced (0: never), so
+    /// connections follow a failover or a re-pointed DNS name in time.
+    #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value_t = 1800)]
+    pub max_lifetime_secs: u64,
+    /// Optional read replica: read-only GraphQL queries go there (a pool of
+    /// the same size), writes and the materialiser stay on `DATABASE_URL`.
+    /// Replica answers lag the primary by the replication delay.
+    #[arg(long, env = "DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
 }
 
 impl DatabaseConfig {
@@ -29,11 +42,24 @@ impl DatabaseConfig {
             database_url: database_url.into(),
             max_connections: 16,
             acquire_timeout_secs: 5,
+            idle_timeout_secs: 600,
+            max_lifetime_secs: 1800,
+            database_read_url: None,
         }
     }
 
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.acquire_timeout_secs)
+    }
+
+    /// `None` when connections may stay idle forever.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout_secs > 0).then(|| Duration::from_secs(self.idle_timeout_secs))
+    }
+
+    /// `None` when connections live forever.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        (self.max_lifetime_secs > 0).then(|| Duration::from_secs(self.max_lifetime_secs))
     }
 }
 

@@ -6,7 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
@@ -22,6 +27,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// The attribution engine's settings, derived once from `config`.
     pub settings: Arc<crate::attribution::Settings>,
+    /// Keeps the derived tables current (see `materialize`).
+    pub materializer: crate::materialize::Materializer,
     pub schema: AppSchema,
 }
 
@@ -34,10 +41,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database, applies migrations and binds the listener.
+    /// Sets up the database pools, applies migrations and binds the listener.
+    ///
+    /// A database that is down does not stop the service from starting: the
+    /// migrations are then retried in the background, `/readyz` answers 503
+    /// and every other request a quick 503 until they have run (see
+    /// `require_schema`).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database).await?;
-        store.migrate().await?;
+        if let Err(e) = store.migrate().await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "database not ready at start-up; serving 503 and retrying the migrations in the background"
+            );
+            tokio::spawn(migrate_until_done(store.clone()));
+        }
         let config = Arc::new(config);
         let ingestor = Ingestor::new(
             store.clone(),
@@ -46,16 +64,23 @@ impl Application {
         )
         .with_currency(&config.attribution.currency);
         let settings = Arc::new(crate::journeys::settings(&config.attribution));
+        let materializer = crate::materialize::Materializer::new(
+            // Reads then writes what it derived: never from a lagging replica.
+            store.on_primary(),
+            settings.clone(),
+        );
         let schema = graphql::build_schema(
             store.clone(),
             ingestor.clone(),
             config.clone(),
             settings.clone(),
+            materializer.clone(),
         );
         let state = AppState {
             store,
             ingestor,
             settings,
+            materializer,
             config: config.clone(),
             schema,
         };
@@ -66,7 +91,10 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?;
         Ok(Self {
-            router: crate::http::router(state.clone()),
+            router: crate::http::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_schema,
+            )),
             listener,
             address,
             state,
@@ -91,6 +119,18 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        // Stopping it mid-step is safe: a step is one transaction, and the
+        // queue it works from is in the database.
+        // It starts once the migrations have run (they may be retrying in
+        // the background while the database is down).
+        let (store, materializer) = (self.state.store.clone(), self.state.materializer.clone());
+        let _materializer = AbortOnDrop(tokio::spawn(async move {
+            while !store.is_migrated() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let _running = AbortOnDrop(materializer.spawn());
+            std::future::pending::<()>().await
+        }));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -106,6 +146,59 @@ impl Application {
             () = drain_deadline => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
                 Ok(())
+            }
+        }
+    }
+}
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Paths that answer whatever the database's state: the probes themselves.
+const ALWAYS_SERVED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Until this process has applied the migrations (the database was down at
+/// start, and a background task keeps trying), every request but the probes
+/// gets a quick 503 with a JSON error instead of a failure deep in a handler.
+pub async fn require_schema(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.store.is_migrated() || ALWAYS_SERVED.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Json(json!({
+            "error": "database_unavailable",
+            "message": "the database is not reachable yet (or its migrations are pending); retry later",
+        })),
+    )
+        .into_response()
+}
+
+/// Retries the migrations until they succeed, backing off from half a second
+/// to five: an instance recovers within seconds of its database coming back.
+async fn migrate_until_done(store: Store) {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        tokio::time::sleep(wait).await;
+        match store.migrate().await {
+            Ok(()) => {
+                tracing::info!("database reachable and migrated: ready");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = format!("{e:#}"), "database still not ready");
+                wait = (wait * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -8,6 +8,7 @@ mod m20261126_000002_create_events;
 mod m20261126_000003_create_identity_links;
 mod m20261126_000004_create_campaign_spend;
 mod m20261126_000005_create_derived_tables;
+mod m20261126_000006_trim_pageview_indexes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_identity_links::Migration),
             Box::new(m20261126_000004_create_campaign_spend::Migration),
             Box::new(m20261126_000005_create_derived_tables::Migration),
+            Box::new(m20261126_000006_trim_pageview_indexes::Migration),
         ]
     }
 }

@@ -96,7 +96,8 @@ pub fn visitors(params: &Params) -> impl Iterator<Item = VisitorTraffic> {
     (0..params.visitors).map(move |index| Visitor::new(seed, index, window).generate())
 }
 
-/// Daily spend of every campaign that costs money, ordered by date then campaign.
+/// Daily spend of every campaign that costs money, ordered by date then
+/// campaign, scaled to the number of visitors.
 ///
 /// Always-on campaigns (search, social, video, display, affiliates) spend
 /// their budget ±20% every day, a little less at weekends; sponsorships
@@ -128,6 +129,13 @@ pub fn spend(params: &Params) -> Vec<SpendRecord> {
                     u64::from(cents) * rng.random_range(95..=105u64) / 100
                 }
             };
+            // Budgets are written for the standard dataset (100,000
+            // visitors); a smaller demo buys proportionally fewer clicks, so
+            // cost per signup stays plausible (tens of euros, not thousands).
+            let cents = cents * u64::from(params.visitors.max(1)) / 100_000;
+            if cents == 0 {
+                continue;
+            }
             records.push(SpendRecord {
                 campaign: campaign.name.to_owned(),
                 source: campaign.source.to_owned(),

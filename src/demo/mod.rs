@@ -16,7 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::DatabaseConfig;
-use crate::domain::{RawEvent, RawPageview};
+use crate::domain::{RawEvent, RawPageview, RawSpend};
 use crate::ingest::Ingestor;
 use crate::startup::AppState;
 use crate::store::{InsertOutcome, Store};
@@ -76,14 +76,16 @@ pub struct SeedSummary {
     pub stored: u64,
     /// Payloads already present (an earlier run with the same parameters).
     pub duplicates: u64,
+    /// Campaign-days of spend recorded (a rerun replaces them with the same amounts).
+    pub spend_days: u64,
 }
 
 impl std::fmt::Display for SeedSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} visitors: {} pageviews and {} events sent, {} stored, {} already present",
-            self.visitors, self.pageviews, self.events, self.stored, self.duplicates
+            "{} visitors: {} pageviews and {} events sent, {} stored, {} already present; {} campaign-days of spend",
+            self.visitors, self.pageviews, self.events, self.stored, self.duplicates, self.spend_days
         )
     }
 }
@@ -191,6 +193,25 @@ async fn seed_in_batches(
     }
     if !events.is_empty() {
         summary.add(store_events(ingestor, events).await?);
+    }
+    // Campaign spend, so cost per signup has something to divide.
+    let spend_records: Vec<RawSpend> = spend(params)
+        .into_iter()
+        .map(|s| RawSpend {
+            campaign: Some(s.campaign),
+            source: Some(s.source),
+            medium: Some(s.medium),
+            date: Some(s.date.to_string()),
+            amount: Some(s.amount),
+            currency: None,
+        })
+        .collect();
+    summary.spend_days = spend_records.len() as u64;
+    for chunk in spend_records.chunks(batch.max(1)) {
+        ingestor
+            .spend(chunk.to_vec(), true)
+            .await
+            .context("Failed to store demo spend")?;
     }
     bar.finish_and_clear();
     Ok(summary)

@@ -236,7 +236,11 @@ fn every_paid_channel_of_the_issue_appears() {
 
 #[test]
 fn spend_covers_every_paid_campaign_daily_with_decimal_amounts() {
-    let p = params(10, 42);
+    // Budgets are those of the standard dataset at 100,000 visitors.
+    let p = Params {
+        visitors: 100_000,
+        ..params(10, 42)
+    };
     let records = spend(&p);
     let first = p.start().date_naive();
     let last = p.end;
@@ -272,5 +276,26 @@ fn timestamps_parse_back_to_what_was_generated() {
     assert_eq!(
         parsed.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         raw
+    );
+}
+
+#[test]
+fn spend_scales_with_the_number_of_visitors() {
+    let total = |visitors| -> u64 {
+        spend(&Params {
+            visitors,
+            ..params(10, 42)
+        })
+        .iter()
+        .map(|r| {
+            let (units, cents) = r.amount.split_once('.').unwrap();
+            units.parse::<u64>().unwrap() * 100 + cents.parse::<u64>().unwrap()
+        })
+        .sum()
+    };
+    let (small, large) = (total(5_000), total(100_000));
+    assert!(
+        small * 15 < large && large < small * 25,
+        "{small} vs {large}"
     );
 }

@@ -70,6 +70,29 @@ fn parse_offset(after: Option<String>) -> async_graphql::Result<usize> {
     }
 }
 
+/// Keeps only the campaign rows of one campaign and/or source.
+#[derive(Default)]
+struct RowFilter {
+    campaign: Option<String>,
+    source: Option<String>,
+}
+
+impl RowFilter {
+    fn keeps(&self, key: &reports::RowKey) -> bool {
+        match key {
+            reports::RowKey::Campaign {
+                campaign, source, ..
+            } => {
+                self.campaign
+                    .as_deref()
+                    .is_none_or(|c| campaign.as_deref() == Some(c))
+                    && self.source.as_deref().is_none_or(|s| source == s)
+            }
+            _ => true,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn report(
     ctx: &Context<'_>,
@@ -81,6 +104,7 @@ async fn report(
     order_by: Option<ReportOrder>,
     first: Option<i32>,
     after: Option<String>,
+    filter: RowFilter,
 ) -> async_graphql::Result<ReportConnection> {
     let store = ctx.data::<Store>()?;
     let settings = ctx.data::<Arc<Settings>>()?;
@@ -111,6 +135,7 @@ async fn report(
         &touches,
         &spend,
     );
+    rows.retain(|r| filter.keeps(&r.key));
     let order = order_by.unwrap_or_default();
     reports::sort_rows(&mut rows, order.field.into(), order.direction.into());
     let total = rows.len();
@@ -145,6 +170,8 @@ impl ReportsQuery {
     /// with a touchpoint or spend in range (with 0 conversions then).
     /// Conversions without a campaign are grouped under a null campaign;
     /// conversions without any touchpoint under source `(not set)`.
+    /// `campaign` and `source` keep only the rows of that campaign / source
+    /// ("how is this campaign doing?").
     #[allow(clippy::too_many_arguments)]
     async fn campaigns(
         &self,
@@ -156,6 +183,8 @@ impl ReportsQuery {
         order_by: Option<ReportOrder>,
         first: Option<i32>,
         after: Option<String>,
+        campaign: Option<String>,
+        source: Option<String>,
     ) -> async_graphql::Result<ReportConnection> {
         report(
             ctx,
@@ -167,6 +196,7 @@ impl ReportsQuery {
             order_by,
             first,
             after,
+            RowFilter { campaign, source },
         )
         .await
     }
@@ -194,6 +224,7 @@ impl ReportsQuery {
             order_by,
             first,
             after,
+            RowFilter::default(),
         )
         .await
     }
@@ -221,6 +252,7 @@ impl ReportsQuery {
             order_by,
             first,
             after,
+            RowFilter::default(),
         )
         .await
     }
@@ -248,6 +280,7 @@ impl ReportsQuery {
             order_by,
             first,
             after,
+            RowFilter::default(),
         )
         .await
     }

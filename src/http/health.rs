@@ -13,17 +13,31 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers: send traffic here. 503 otherwise, so a balancer
-/// routes around an instance that would fail every write.
+/// The database answers and the schema is in place: send traffic here. 503
+/// otherwise (while the database is down, or before the migrations ran), so
+/// a balancer routes around an instance that would fail every request.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.store.ping().await {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "message": "the database does not answer" })),
-        )
+    let readiness = state.store.readiness().await;
+    if readiness.is_ready() {
+        return (StatusCode::OK, Json(json!({ "status": "ready" })));
     }
+    let message = if !readiness.primary {
+        "the database does not answer"
+    } else if readiness.replica == Some(false) {
+        "the read replica (DATABASE_READ_URL) does not answer"
+    } else {
+        "the database migrations have not been applied yet"
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "status": "unavailable",
+            "message": message,
+            "migrated": readiness.migrated,
+            "database": readiness.primary,
+            "replica": readiness.replica,
+        })),
+    )
 }
 
 /// Counters in the Prometheus text format.
@@ -31,8 +45,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = format!(
         "# HELP growth_analytics_sql_statements_total SQL statements executed since start-up.\n\
          # TYPE growth_analytics_sql_statements_total counter\n\
-         growth_analytics_sql_statements_total {}\n",
-        state.store.statements_executed()
+         growth_analytics_sql_statements_total {}\n\
+         # HELP growth_analytics_sql_replica_statements_total SQL statements executed on the read replica (DATABASE_READ_URL), included in the total.\n\
+         # TYPE growth_analytics_sql_replica_statements_total counter\n\
+         growth_analytics_sql_replica_statements_total {}\n",
+        state.store.statements_executed(),
+        state.store.replica_statements_executed(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -40,7 +40,7 @@ impl Store {
             out.extend(
                 identity_link::Entity::find()
                     .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
-                    .all(&self.db)
+                    .all(self.reader())
                     .await?,
             );
         }
@@ -57,7 +57,7 @@ impl Store {
             out.extend(
                 identity_link::Entity::find()
                     .filter(identity_link::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                    .all(&self.db)
+                    .all(self.reader())
                     .await?,
             );
         }
@@ -74,7 +74,7 @@ impl Store {
             out.extend(
                 pageview::Entity::find()
                     .filter(pageview::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                    .all(&self.db)
+                    .all(self.reader())
                     .await?,
             );
         }
@@ -93,7 +93,7 @@ impl Store {
             out.extend(
                 event::Entity::find()
                     .filter(event::Column::UserId.is_in(chunk.iter().cloned()))
-                    .all(&self.db)
+                    .all(self.reader())
                     .await?,
             );
         }
@@ -105,7 +105,7 @@ impl Store {
                             .add(event::Column::Fingerprint.is_in(chunk.iter().cloned()))
                             .add(event::Column::UserId.is_null()),
                     )
-                    .all(&self.db)
+                    .all(self.reader())
                     .await?,
             );
         }
@@ -146,7 +146,7 @@ impl Store {
             .column_as(Expr::cust("COUNT(DISTINCT fingerprint)"), "visitors")
             .filter(cond)
             .into_model::<Totals>()
-            .one(&self.db)
+            .one(self.reader())
             .await?;
         Ok(totals.map_or((0, 0), |t| (t.pageviews as u64, t.visitors as u64)))
     }
@@ -191,7 +191,7 @@ impl Store {
             .order_by_asc(identity_link::Column::UserId)
             .limit(limit)
             .into_model::<UserRow>()
-            .all(&self.db)
+            .all(self.reader())
             .await
     }
 
@@ -210,7 +210,7 @@ impl Store {
             .column(identity_link::Column::UserId)
             .group_by(identity_link::Column::UserId)
             .having(having)
-            .count(&self.db)
+            .count(self.reader())
             .await
     }
 }

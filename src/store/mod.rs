@@ -3,13 +3,16 @@
 //! Everything that speaks SQL lives here, so the rest of the service deals in
 //! domain types and entity models only.
 
+mod derived;
+mod group_commit;
 mod journeys;
 mod read;
 mod spend;
 mod write;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -19,77 +22,229 @@ use tokio::sync::Mutex;
 
 use crate::config::DatabaseConfig;
 
+pub use derived::{TouchCountRow, TouchGrouping};
 pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
 pub use spend::{SpendOutcome, SpendRow};
 pub use write::{InsertOutcome, Link};
 
+/// PostgreSQL advisory lock key held while migrations run ("ga-migra"):
+/// several processes starting at once apply them one after the other.
+const MIGRATION_LOCK_KEY: i64 = 0x6761_2d6d_6967_7261;
+
 /// A handle on the database, cheap to clone.
+///
+/// Two pools: the primary (`db`: every write, the materialiser, and reads
+/// that must see the caller's own write) and the reader (`reader()`: the
+/// read-only GraphQL queries). Without `DATABASE_READ_URL` the reader is
+/// the primary pool itself.
+///
+/// Both connect lazily: the service starts while the database is down and
+/// `/readyz` says so (see [`Store::readiness`]) until it comes back.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// SQL statements executed, for `/metrics`: lets an operator (and a test)
-    /// see that a page of results costs a fixed number of queries.
+    reader: DatabaseConnection,
+    database_url: Arc<str>,
+    /// SQL statements executed on either pool, for `/metrics`: lets an
+    /// operator (and a test) see that a page of results costs a fixed
+    /// number of queries.
     statements: Arc<AtomicU64>,
+    /// The share of `statements` that ran on a separate replica pool.
+    replica_statements: Arc<AtomicU64>,
+    has_replica: bool,
+    /// Set once this process applied (or found applied) every migration.
+    migrated: Arc<AtomicBool>,
+    acquire_timeout: Duration,
     /// SQLite allows one writer at a time, and a deferred transaction that
     /// upgrades to a write lock can fail with SQLITE_BUSY without waiting.
     /// Queueing writers in-process instead keeps every webhook's answer a
     /// clean success. PostgreSQL has row locks and needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The queue of the group-commit writer (see `group_commit`).
+    writer: group_commit::Writer,
 }
 
 impl Store {
-    /// Connects (creating an SQLite file if the URL says `mode=rwc`).
+    /// Sets up the pools (creating an SQLite file if the URL says
+    /// `mode=rwc`). Connections are opened lazily, on first use, so this
+    /// fails only on a malformed URL, never because the database is down:
+    /// `migrate()` or the first query says that, within the acquire timeout.
     pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Self> {
-        let mut options = ConnectOptions::new(config.database_url.clone());
-        options
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout())
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|o| {
-                // WAL lets readers run beside the writer; FULL sync makes a
-                // committed (and so acknowledged) webhook survive power loss.
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(std::time::Duration::from_secs(30))
-            });
-        let mut db = Database::connect(options)
-            .await
-            .with_context(|| format!("Failed to connect to {}", redact(&config.database_url)))?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let replica_statements = Arc::new(AtomicU64::new(0));
+        let db = open_pool(
+            config,
+            &config.database_url,
+            std::slice::from_ref(&statements),
+        )
+        .await?;
+        let (reader, has_replica) = match &config.database_read_url {
+            Some(url) if !url.trim().is_empty() => {
+                let counters = [statements.clone(), replica_statements.clone()];
+                (open_pool(config, url, &counters).await?, true)
+            }
+            _ => (db.clone(), false),
+        };
+        if reader.get_database_backend() != db.get_database_backend() {
+            anyhow::bail!("DATABASE_READ_URL must name the same kind of database as DATABASE_URL");
+        }
         let write_gate = matches!(db.get_database_backend(), DbBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-        });
+        let writer = group_commit::Writer::start(db.clone(), write_gate.clone());
         Ok(Self {
             db,
+            reader,
+            database_url: config.database_url.as_str().into(),
             statements,
+            replica_statements,
+            has_replica,
+            migrated: Arc::new(AtomicBool::new(false)),
+            acquire_timeout: config.acquire_timeout(),
             write_gate,
+            writer,
         })
     }
 
-    /// SQL statements executed since start-up.
+    /// SQL statements executed since start-up, on both pools.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// Applies pending migrations.
+    /// SQL statements executed on the replica pool (`DATABASE_READ_URL`);
+    /// always 0 without one.
+    pub fn replica_statements_executed(&self) -> u64 {
+        self.replica_statements.load(Ordering::Relaxed)
+    }
+
+    /// Applies pending migrations, safely from several processes at once:
+    /// on PostgreSQL under an advisory lock held by one dedicated
+    /// connection, on SQLite under an exclusive lock on a file next to the
+    /// database (SQLite's own locking is per statement, and SeaORM's
+    /// migrator checks, creates and records each migration in separate
+    /// statements: two migrators could both apply one and both record it).
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend() {
+            DbBackend::Postgres => self.migrate_postgres().await?,
+            _ => self.migrate_sqlite().await?,
+        }
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn migrate_postgres(&self) -> anyhow::Result<()> {
+        // A pool of exactly one connection: the session that holds the
+        // advisory lock is the one that runs every migration statement.
+        let mut options = ConnectOptions::new(self.database_url.to_string());
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(self.acquire_timeout)
+            .sqlx_logging(false);
+        let conn = Database::connect(options)
+            .await
+            .with_context(|| format!("Failed to connect to {}", redact(&self.database_url)))?;
+        let result = async {
+            conn.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .await
+                .context("Failed to take the migration lock")?;
+            let applied = Migrator::up(&conn, None)
+                .await
+                .context("Failed to apply migrations");
+            let unlocked = conn
+                .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .await
+                .context("Failed to release the migration lock");
+            applied.and(unlocked.map(|_| ()))
+        }
+        .await;
+        // Closing ends the session, which releases the lock in any case.
+        let _ = conn.close().await;
+        result
+    }
+
+    async fn migrate_sqlite(&self) -> anyhow::Result<()> {
+        // One migrator at a time within this process (several `Store`s on
+        // one file, as in tests) …
+        static IN_PROCESS: Mutex<()> = Mutex::const_new(());
+        let _turn = IN_PROCESS.lock().await;
+        // … and across processes, by a lock file beside the database.
+        let _file_lock = match sqlite_path(&self.database_url) {
+            Some(path) => {
+                let lock_path = format!("{path}.migrate-lock");
+                let file = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&lock_path)?;
+                    file.lock()?;
+                    Ok(file)
+                })
+                .await
+                .context("The migration lock task failed")?
+                .with_context(|| format!("Failed to lock {path}.migrate-lock"))?;
+                Some(file) // unlocked when dropped (closed)
+            }
+            None => None,
+        };
         Migrator::up(&self.db, None)
             .await
             .context("Failed to apply migrations")
     }
 
-    /// Whether the database answers.
-    pub async fn ping(&self) -> bool {
-        self.db.ping().await.is_ok()
+    /// Whether this process has applied the migrations (see `migrate`).
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(Ordering::Acquire)
     }
 
-    /// The raw connection, for queries that belong to one capability's module.
+    /// Whether the primary database answers, within the acquire timeout
+    /// (at most 2 s).
+    pub async fn ping(&self) -> bool {
+        ping(&self.db, self.ping_timeout()).await
+    }
+
+    /// What `/readyz` reports: migrations applied, and every pool answers.
+    pub async fn readiness(&self) -> Readiness {
+        let timeout = self.ping_timeout();
+        let (primary, replica) = if self.has_replica {
+            let (p, r) = tokio::join!(ping(&self.db, timeout), ping(&self.reader, timeout));
+            (p, Some(r))
+        } else {
+            (ping(&self.db, timeout).await, None)
+        };
+        Readiness {
+            migrated: self.is_migrated(),
+            primary,
+            replica,
+        }
+    }
+
+    fn ping_timeout(&self) -> Duration {
+        self.acquire_timeout.min(Duration::from_secs(2))
+    }
+
+    /// The primary connection, for queries that belong to one capability's
+    /// module: writes, and reads that must see the caller's own writes.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The pool for read-only queries: the replica when `DATABASE_READ_URL`
+    /// is set, else the primary. Its answers may lag the primary by the
+    /// replication delay, so never read a just-written row back through it.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// This store with its reads on the primary too: for work that reads and
+    /// then writes what it derived (the materialiser), where a lagging
+    /// replica would make it derive from stale facts.
+    pub fn on_primary(&self) -> Store {
+        Store {
+            reader: self.db.clone(),
+            ..self.clone()
+        }
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -98,12 +253,81 @@ impl Store {
 
     /// Waits for the SQLite write gate (see `write_gate`); `None` on
     /// PostgreSQL. Hold the guard until the transaction has committed.
-    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.write_gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
         }
     }
+}
+
+/// What `/readyz` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// This process has applied (or found applied) every migration.
+    pub migrated: bool,
+    /// The primary database answers.
+    pub primary: bool,
+    /// The replica answers; `None` without `DATABASE_READ_URL`.
+    pub replica: Option<bool>,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.migrated && self.primary && self.replica != Some(false)
+    }
+}
+
+/// A lazily connecting pool on `url`, counting its statements in `counters`.
+async fn open_pool(
+    config: &DatabaseConfig,
+    url: &str,
+    counters: &[Arc<AtomicU64>],
+) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout())
+        .connect_lazy(true)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            // WAL lets readers run beside the writer; FULL sync makes a
+            // committed (and so acknowledged) webhook survive power loss.
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+        });
+    if let Some(idle) = config.idle_timeout() {
+        options.idle_timeout(idle);
+    }
+    if let Some(lifetime) = config.max_lifetime() {
+        options.max_lifetime(lifetime);
+    }
+    let mut db = Database::connect(options)
+        .await
+        .with_context(|| format!("Failed to set up a connection pool for {}", redact(url)))?;
+    let counters = counters.to_vec();
+    db.set_metric_callback(move |_| {
+        for counter in &counters {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    Ok(db)
+}
+
+async fn ping(db: &DatabaseConnection, timeout: Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, db.ping()).await, Ok(Ok(())))
+}
+
+/// The file of an SQLite URL (`sqlite://FILE?mode=rwc`, `sqlite:FILE`);
+/// `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
 }
 
 /// Hides the password of a database URL in logs and errors.

@@ -1,5 +1,8 @@
 //! Read queries over stored webhooks: filtered, keyset-paginated lists.
 //!
+//! Read-only lists run on the reader pool (`Store::reader`: the replica when
+//! `DATABASE_READ_URL` is set); lookups that answer a write run on the primary.
+//!
 //! Pages are ordered by (created_at, id) and continue after a cursor holding
 //! both, so a page is stable while new webhooks arrive (offsets would shift).
 
@@ -127,7 +130,7 @@ impl Store {
             .order_by_asc(pageview::Column::CreatedAt)
             .order_by_asc(pageview::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(self.reader())
             .await
     }
 
@@ -135,7 +138,7 @@ impl Store {
     pub async fn count_pageviews(&self, filter: &PageviewFilter) -> Result<u64, DbErr> {
         pageview::Entity::find()
             .filter(filter.condition())
-            .count(&self.db)
+            .count(self.reader())
             .await
     }
 
@@ -155,7 +158,7 @@ impl Store {
             .order_by_asc(event::Column::CreatedAt)
             .order_by_asc(event::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(self.reader())
             .await
     }
 
@@ -163,11 +166,12 @@ impl Store {
     pub async fn count_events(&self, filter: &EventFilter) -> Result<u64, DbErr> {
         event::Entity::find()
             .filter(filter.condition())
-            .count(&self.db)
+            .count(self.reader())
             .await
     }
 
     /// Pageviews by natural key (to answer a mutation with the stored row).
+    /// On the primary: a replica may not have the row yet.
     pub async fn pageviews_by_keys(
         &self,
         keys: Vec<Vec<u8>>,
@@ -179,6 +183,7 @@ impl Store {
     }
 
     /// Events by natural key (to answer a mutation with the stored row).
+    /// On the primary: a replica may not have the row yet.
     pub async fn events_by_keys(&self, keys: Vec<Vec<u8>>) -> Result<Vec<event::Model>, DbErr> {
         event::Entity::find()
             .filter(event::Column::DedupKey.is_in(keys))

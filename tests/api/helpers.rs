@@ -31,8 +31,14 @@ pub async fn spawn_app() -> TestApp {
 
 static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 
-/// A database URL of its own for one test.
-async fn fresh_database(dir: &tempfile::TempDir) -> String {
+/// Whether the tests run on PostgreSQL (`TEST_DATABASE_URL=postgres://…`).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"))
+}
+
+/// A database URL of its own for one test: a new PostgreSQL database on
+/// `TEST_DATABASE_URL`'s server, else an SQLite file in `dir`.
+pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if server.starts_with("postgres") => {
             use sea_orm::{ConnectionTrait, Database};

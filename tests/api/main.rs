@@ -3,11 +3,15 @@
 
 mod attribution;
 mod bench;
+mod concurrency;
 mod demo;
 mod graphql;
+mod group_commit;
 mod health;
 mod helpers;
 mod import;
+mod materialize;
+mod postgres;
 mod reports;
 mod schema;
 mod spend;

@@ -1,0 +1,166 @@
+//! Group commit: many concurrent webhook writes, one transaction.
+//!
+//! With `synchronous=FULL` every SQLite COMMIT waits for the disk, and SQLite
+//! has a single writer, so one transaction per request caps the service at
+//! a few thousand requests a second whatever the handler costs. Instead,
+//! every pageview or event write is queued to one writer task. The writer
+//! takes everything pending (up to [`MAX_GROUP_REQUESTS`] requests or about
+//! [`MAX_GROUP_ROWS`] rows), executes it in ONE transaction and commits once.
+//! No request waits for a timer: the queue fills while the previous group's
+//! COMMIT is on disk, so groups grow exactly as fast as load does.
+//!
+//! Durability is unchanged: a request's caller is answered (through its
+//! oneshot channel) only after the COMMIT containing its rows returned, so a
+//! 2xx still means the rows survive a crash. A request whose caller went away
+//! is still written; only its answer is dropped.
+//!
+//! Isolation between requests: if anything in the group transaction fails
+//! (one bad row, a constraint, the COMMIT itself), the group is rolled back
+//! and each request is retried alone in a transaction of its own, so one
+//! poisoned request cannot fail its neighbours and its caller gets the real
+//! error. Retrying is safe because every insert is idempotent (`ON CONFLICT
+//! DO NOTHING` on the natural key, links keep the earliest time).
+//!
+//! On PostgreSQL the single writer is kept too: grouping saves the same
+//! per-transaction WAL flush there, and one writer means concurrent webhooks
+//! can never deadlock on each other's unique-index entries. The SQLite write
+//! gate is still taken around each group so campaign spend, which writes
+//! outside the group, keeps its turn.
+//!
+//! Shutdown: the writer owns the receiving end and runs until every sender
+//! (every clone of the `Store`) is dropped, so requests already queued are
+//! committed and answered before it stops.
+
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::write::{self, Write};
+use super::InsertOutcome;
+
+/// At most this many requests share a transaction: enough to absorb a burst
+/// of single-payload webhooks from many connections in one fsync.
+pub(super) const MAX_GROUP_REQUESTS: usize = 64;
+
+/// A group stops taking requests once it holds this many rows (it may exceed
+/// it by the last request taken, itself capped by the batch limit): keeps a
+/// group's transaction, and so its requests' latency, bounded.
+pub(super) const MAX_GROUP_ROWS: usize = 10_000;
+
+/// Requests waiting for the writer before senders wait too (back-pressure).
+const QUEUE: usize = 1024;
+
+/// One queued write and where its answer goes.
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<InsertOutcome, DbErr>>,
+}
+
+/// The sending side of the writer task's queue; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Spawns the writer task on the current Tokio runtime.
+    pub(super) fn start(db: DatabaseConnection, gate: Option<Arc<Mutex<()>>>) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, gate, jobs));
+        Self { queue }
+    }
+
+    /// Queues a write and waits until the transaction holding it committed
+    /// (or, on failure, until it was retried alone).
+    pub(super) async fn submit(&self, write: Write) -> Result<InsertOutcome, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| DbErr::Custom("the group-commit writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the group-commit writer dropped a write".into()))?
+    }
+}
+
+/// The writer task: one group at a time until the queue is closed and empty.
+async fn run(db: DatabaseConnection, gate: Option<Arc<Mutex<()>>>, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut rows = first.write.len();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_REQUESTS && rows < MAX_GROUP_ROWS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    rows += job.write.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&db, gate.as_deref(), group).await;
+    }
+}
+
+/// Commits a group and answers its requests; on failure retries each alone.
+async fn commit_group(db: &DatabaseConnection, gate: Option<&Mutex<()>>, group: Vec<Job>) {
+    let (writes, replies): (Vec<Write>, Vec<_>) =
+        group.into_iter().map(|job| (job.write, job.reply)).unzip();
+    match transaction(db, gate, &writes).await {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // The caller may have gone away; its rows are stored anyway.
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if writes.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                requests = writes.len(),
+                "group commit failed; retrying each request alone"
+            );
+            for (write, reply) in writes.iter().zip(replies) {
+                let alone = transaction(db, gate, std::slice::from_ref(write))
+                    .await
+                    .and_then(|outcomes| {
+                        outcomes
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| DbErr::Custom("a write returned no outcome".into()))
+                    });
+                let _ = reply.send(alone);
+            }
+        }
+    }
+}
+
+/// Runs `writes` in one transaction under the write gate; the outcomes are
+/// returned only once COMMIT has returned.
+async fn transaction(
+    db: &DatabaseConnection,
+    gate: Option<&Mutex<()>>,
+    writes: &[Write],
+) -> Result<Vec<InsertOutcome>, DbErr> {
+    let _turn = match gate {
+        Some(gate) => Some(gate.lock().await),
+        None => None,
+    };
+    let txn = db.begin().await?;
+    match write::apply(&txn, writes).await {
+        Ok(outcomes) => {
+            txn.commit().await?;
+            Ok(outcomes)
+        }
+        Err(e) => {
+            // Release the write lock now rather than when the handle drops.
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
