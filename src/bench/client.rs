@@ -101,6 +101,88 @@ impl Load {
             .await
     }
 
+    /// Waits until the materialiser's queue (`/metrics`) is empty: how long
+    /// the derived tables take to catch up with what was ingested.
+    pub async fn wait_materialised(&self, name: &str) -> anyhow::Result<Step> {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let mut first = None;
+        loop {
+            let text = client
+                .get(format!("{}/metrics", self.base))
+                .send()
+                .await?
+                .text()
+                .await?;
+            let dirty: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("growth_analytics_dirty_fingerprints "))
+                .and_then(|v| v.trim().parse().ok())
+                .context("no dirty-fingerprint gauge in /metrics")?;
+            first.get_or_insert(dirty);
+            if dirty == 0 {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(3600),
+                "the materialiser did not catch up within an hour"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let elapsed = started.elapsed();
+        Ok(Step::new(name, vec![elapsed], elapsed).with_rows(first.unwrap_or(0) as usize))
+    }
+
+    /// For each user: a late pageview linking a new device (delivered after
+    /// the signup, dated before it), then that user's attribution, which
+    /// must already include it. Latency is the pair's.
+    pub async fn late_pageviews(
+        &self,
+        name: &str,
+        users: &[String],
+        at: &str,
+    ) -> anyhow::Result<Step> {
+        let client = reqwest::Client::new();
+        let mut latencies = Vec::with_capacity(users.len());
+        let started = Instant::now();
+        for (i, user) in users.iter().enumerate() {
+            let pageview = json!({
+                "fingerprint": format!("late-device-{i}"),
+                "user_id": user,
+                "url": "https://www.blinkist.com/en/?utm_source=late&utm_medium=email&utm_campaign=late_link",
+                "created_at": at,
+            });
+            let query = json!({ "query": format!(
+                r#"{{ user(id: "{user}") {{ fingerprints attribution {{ touchpoints {{ campaign }} }} }} }}"#
+            ) });
+            let t = Instant::now();
+            let r = client
+                .post(format!("{}/webhooks/pageviews", self.base))
+                .json(&pageview)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                r.status().is_success(),
+                "late pageview refused: {}",
+                r.status()
+            );
+            let answer: serde_json::Value = client
+                .post(format!("{}/graphql", self.base))
+                .json(&query)
+                .send()
+                .await?
+                .json()
+                .await?;
+            latencies.push(t.elapsed());
+            let fingerprints = answer["data"]["user"]["fingerprints"].to_string();
+            anyhow::ensure!(
+                fingerprints.contains(&format!("late-device-{i}")),
+                "the late device is missing from {user}'s answer: {answer}"
+            );
+        }
+        Ok(Step::new(name, latencies, started.elapsed()))
+    }
+
     /// Runs GraphQL queries one at a time (latency, not throughput, is the point).
     pub async fn graphql_many(&self, name: &str, queries: Vec<String>) -> anyhow::Result<Step> {
         let bodies = queries

@@ -288,6 +288,11 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         .with_rows(data.events.len()),
     );
 
+    report.push(
+        http.wait_materialised("materialiser catch-up after ingest (items: fingerprints queued)")
+            .await?,
+    );
+
     // Queries over the last 30 days of the dataset.
     let to = params.end_exclusive();
     let from = to - chrono::Duration::days(30);
@@ -350,6 +355,23 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         http.graphql_many(
             "query: daily timeseries by channel, 30 days",
             vec![series; repeats.min(5)],
+        )
+        .await?,
+    );
+
+    let late: Vec<String> = data
+        .users
+        .iter()
+        .rev()
+        .take(if args.quick { 5 } else { 50 })
+        .cloned()
+        .collect();
+    let late_at = (params.end_exclusive() - chrono::Duration::days(2)).to_rfc3339();
+    report.push(
+        http.late_pageviews(
+            "late pageview re-attributing a user, then its attribution",
+            &late,
+            &late_at,
         )
         .await?,
     );

@@ -42,15 +42,24 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 
 /// Counters in the Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let statements = state.store.statements_executed();
+    let replica = state.store.replica_statements_executed();
+    // Read after the counters, so this query shows up in the next scrape.
+    let dirty = match state.store.dirty_count().await {
+        Ok(n) => n.to_string(),
+        Err(_) => "NaN".to_owned(),
+    };
     let body = format!(
         "# HELP growth_analytics_sql_statements_total SQL statements executed since start-up.\n\
          # TYPE growth_analytics_sql_statements_total counter\n\
          growth_analytics_sql_statements_total {}\n\
          # HELP growth_analytics_sql_replica_statements_total SQL statements executed on the read replica (DATABASE_READ_URL), included in the total.\n\
          # TYPE growth_analytics_sql_replica_statements_total counter\n\
-         growth_analytics_sql_replica_statements_total {}\n",
-        state.store.statements_executed(),
-        state.store.replica_statements_executed(),
+         growth_analytics_sql_replica_statements_total {}\n\
+         # HELP growth_analytics_dirty_fingerprints Fingerprints whose touchpoints and credits await recomputation.\n\
+         # TYPE growth_analytics_dirty_fingerprints gauge\n\
+         growth_analytics_dirty_fingerprints {}\n",
+        statements, replica, dirty,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

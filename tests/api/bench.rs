@@ -21,13 +21,19 @@ async fn the_benchmark_harness_measures_every_step_in_quick_mode() {
         "query: overview",
         "query: daily timeseries",
         "storage ceiling",
+        "materialiser catch-up",
+        "late pageview re-attributing",
     ] {
         let step = report
             .steps
             .iter()
             .find(|s| s.name.starts_with(prefix))
             .unwrap_or_else(|| panic!("no step '{prefix}' in {:?}", report.steps));
-        assert!(step.requests > 0 && step.throughput() > 0.0, "{step:?}");
+        assert!(step.requests > 0, "{step:?}");
+        // The materialiser may have caught up before the harness looked.
+        if !prefix.starts_with("materialiser") {
+            assert!(step.throughput() > 0.0, "{step:?}");
+        }
         assert!(step.p50 <= step.p99 && step.p99 <= step.max, "{step:?}");
     }
     assert_eq!(report.ratios().len(), 2);
