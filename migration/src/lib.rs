@@ -9,6 +9,7 @@ mod m20261126_000003_create_identity_links;
 mod m20261126_000004_create_campaign_spend;
 mod m20261126_000005_create_derived_tables;
 mod m20261126_000006_trim_pageview_indexes;
+mod m20261126_000007_cover_touchpoints;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_campaign_spend::Migration),
             Box::new(m20261126_000005_create_derived_tables::Migration),
             Box::new(m20261126_000006_trim_pageview_indexes::Migration),
+            Box::new(m20261126_000007_cover_touchpoints::Migration),
         ]
     }
 }

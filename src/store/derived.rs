@@ -143,7 +143,7 @@ impl Store {
             }
         }
         query = query
-            .column_as(Expr::col(C::Id).count(), "touchpoints")
+            .column_as(Expr::cust("COUNT(*)"), "touchpoints")
             .column_as(Expr::cust("COUNT(DISTINCT fingerprint)"), "visitors");
         if let Some(from) = range.from {
             query = query.filter(C::At.gte(from));

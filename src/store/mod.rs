@@ -297,10 +297,11 @@ async fn open_pool(
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
-                // 64 MiB of page cache per connection (the default is 2 MiB):
+                // 16 MiB of page cache per connection (the default is 2 MiB):
                 // index inserts at random positions otherwise re-read pages
-                // from the OS on every batch.
-                .pragma("cache_size", "-65536")
+                // from the OS on every batch. Per connection, so it is kept
+                // modest: 16 connections could otherwise hold 1 GiB.
+                .pragma("cache_size", "-16384")
         });
     if let Some(idle) = config.idle_timeout() {
         options.idle_timeout(idle);
