@@ -113,21 +113,22 @@ async fn report(
     let offset = parse_offset(after)?;
     let c = common(ctx, range, model, conversion, lookback)?;
     let materializer = ctx.data::<Materializer>()?;
-    let credits = source::credits(
-        store,
-        materializer,
-        settings,
-        c.range,
-        &source::names_for(&c.conversion),
-        c.model,
-        days(c.lookback_days),
+    let names = source::names_for(&c.conversion);
+    // Three independent reads: run them side by side on the pool.
+    let (credits, touches, spend) = tokio::try_join!(
+        source::credits(
+            store,
+            materializer,
+            settings,
+            c.range,
+            &names,
+            c.model,
+            days(c.lookback_days),
+        ),
+        source::touch_counts(store, materializer, dimension, c.range),
+        source::spend(store, c.range),
     )
-    .await
     .map_err(internal)?;
-    let touches = source::touch_counts(store, materializer, dimension, c.range)
-        .await
-        .map_err(internal)?;
-    let spend = source::spend(store, c.range).await.map_err(internal)?;
     let mut rows = reports::aggregate(
         dimension,
         credits.of(&c.conversion),
@@ -300,28 +301,32 @@ impl ReportsQuery {
         let settings = ctx.data::<Arc<Settings>>()?;
         let c = common(ctx, range, model, conversion, lookback_days)?;
         let materializer = ctx.data::<Materializer>()?;
-        let credits = source::credits(
-            store,
-            materializer,
-            settings,
-            c.range,
-            &source::names_for(&c.conversion),
-            c.model,
-            days(c.lookback_days),
-        )
-        .await
-        .map_err(internal)?;
-        let (pageviews, visitors) = store.pageview_totals(&c.range).await.map_err(internal)?;
-        let mut counts = Vec::with_capacity(3);
-        for name in [SIGNUP, TRIAL, "unsubscribe"] {
+        let names = source::names_for(&c.conversion);
+        let count = |name: &str| {
             let filter = EventFilter {
                 name: Some(name.to_owned()),
                 range: c.range,
                 ..EventFilter::default()
             };
-            counts.push(store.count_events(&filter).await.map_err(internal)?);
-        }
-        let (signups, trials, unsubscribes) = (counts[0], counts[1], counts[2]);
+            async move { store.count_events(&filter).await }
+        };
+        // Independent reads, side by side on the pool.
+        let (credits, (pageviews, visitors), signups, trials, unsubscribes) = tokio::try_join!(
+            source::credits(
+                store,
+                materializer,
+                settings,
+                c.range,
+                &names,
+                c.model,
+                days(c.lookback_days),
+            ),
+            store.pageview_totals(&c.range),
+            count(SIGNUP),
+            count(TRIAL),
+            count("unsubscribe"),
+        )
+        .map_err(internal)?;
         let trial_to_signup = credits
             .of(SIGNUP)
             .iter()
