@@ -3,13 +3,15 @@
 //! raw webhooks.
 //!
 //! Every write marks the fingerprints it touched in `dirty_fingerprints`, in
-//! its own transaction. A step takes a batch of marks and, in one
-//! transaction, first deletes them (claiming them), then recomputes from the
-//! committed facts the touchpoints of those fingerprints and the credits of
-//! every journey that contains them (their linked users, and the fingerprint
-//! alone for anonymous events), and replaces the old rows. A write that races
-//! with a step either committed before the claim (its facts are read) or
-//! re-marks its fingerprint after the step commits (it is picked up next).
+//! its own transaction, with a fresh version. A step reads a batch of marks,
+//! then — without holding any lock, so webhooks keep flowing — recomputes
+//! from the committed facts the touchpoints of those fingerprints and the
+//! credits of every journey that contains them (their linked users, and the
+//! fingerprint alone for anonymous events). One short transaction then
+//! replaces the old rows and deletes each mark whose version is unchanged. A
+//! write that raced with the step either committed before the marks were
+//! read (its facts are in the computation) or rewrote its mark's version (it
+//! stays queued and the next step recomputes it).
 //! Reports call [`Materializer::flush`] before reading, so what they read is
 //! never behind what was acknowledged. A background task keeps the queue
 //! short so that flush has little to do.
@@ -137,11 +139,11 @@ impl Materializer {
     }
 
     async fn step_locked(&self) -> Result<usize, DbErr> {
-        let fingerprints = self.store.dirty_fingerprints(STEP).await?;
-        if fingerprints.is_empty() {
+        let claimed = self.store.dirty_fingerprints(STEP).await?;
+        if claimed.is_empty() {
             return Ok(0);
         }
-        let txn = self.store.claim_dirty(&fingerprints).await?;
+        let fingerprints: Vec<String> = claimed.iter().map(|(fp, _)| fp.clone()).collect();
         let pageviews = self.store.pageviews_of_fingerprints(&fingerprints).await?;
         let facts: Vec<PageviewFact> = pageviews.iter().map(PageviewFact::from).collect();
         let touchpoints = touchpoint_rows(&facts, &self.settings);
@@ -166,7 +168,7 @@ impl Materializer {
         }
         let key_texts: Vec<String> = keys.iter().map(key_text).collect();
         self.store
-            .replace_derived(txn, &fingerprints, touchpoints, &key_texts, credits)
+            .replace_derived(&claimed, &fingerprints, touchpoints, &key_texts, credits)
             .await?;
         Ok(fingerprints.len())
     }

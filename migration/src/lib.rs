@@ -10,6 +10,7 @@ mod m20261126_000004_create_campaign_spend;
 mod m20261126_000005_create_derived_tables;
 mod m20261126_000006_trim_pageview_indexes;
 mod m20261126_000007_cover_touchpoints;
+mod m20261126_000008_version_dirty_marks;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_derived_tables::Migration),
             Box::new(m20261126_000006_trim_pageview_indexes::Migration),
             Box::new(m20261126_000007_cover_touchpoints::Migration),
+            Box::new(m20261126_000008_version_dirty_marks::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! credits. What goes in them is computed by `crate::materialize`.
 
 use entity::{credit, dirty_fingerprint, touchpoint};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::Iden as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -35,50 +35,42 @@ pub enum TouchGrouping {
 }
 
 impl Store {
-    /// Up to `limit` fingerprints whose derived rows are stale.
-    pub async fn dirty_fingerprints(&self, limit: u64) -> Result<Vec<String>, DbErr> {
+    /// Up to `limit` fingerprints whose derived rows are stale, with the
+    /// version of their mark.
+    pub async fn dirty_fingerprints(&self, limit: u64) -> Result<Vec<(String, i64)>, DbErr> {
         Ok(dirty_fingerprint::Entity::find()
             .order_by_asc(dirty_fingerprint::Column::Fingerprint)
             .limit(limit)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|d| d.fingerprint)
+            .map(|d| (d.fingerprint, d.version))
             .collect())
     }
 
-    /// Opens the transaction that replaces derived rows: it first claims the
-    /// dirty marks (a write that races with the recomputation re-marks its
-    /// fingerprint after this transaction and is picked up next round).
-    pub async fn claim_dirty(&self, fingerprints: &[String]) -> Result<DatabaseTransaction, DbErr> {
-        let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // Steps of several service processes must not interleave: two
-            // steps replacing one journey's credits concurrently could both
-            // insert. SQLite needs nothing: the DELETE below takes its single
-            // write lock, which serialises steps the same way.
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7436291)")
-                .await?;
-        }
-        for chunk in fingerprints.chunks(IN_CHUNK) {
-            dirty_fingerprint::Entity::delete_many()
-                .filter(dirty_fingerprint::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                .exec(&txn)
-                .await?;
-        }
-        Ok(txn)
-    }
-
     /// Replaces the touchpoints of `fingerprints` and the credits of
-    /// `journey_keys` inside `txn`, then commits.
+    /// `journey_keys`, and removes the marks in `claimed` whose version is
+    /// still the one read — all in one short transaction. The rows were
+    /// computed before it, from facts read after the marks: a write that
+    /// landed in between rewrote its mark's version, so its fingerprint
+    /// stays queued and is recomputed next round.
     pub async fn replace_derived(
         &self,
-        txn: DatabaseTransaction,
+        claimed: &[(String, i64)],
         fingerprints: &[String],
         touchpoints: Vec<touchpoint::ActiveModel>,
         journey_keys: &[String],
         credits: Vec<credit::ActiveModel>,
     ) -> Result<(), DbErr> {
+        let _gate = self.write_turn().await;
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Steps of several service processes must not interleave: two
+            // steps replacing one journey's credits at once could both
+            // insert. (SQLite's single write lock serialises them already.)
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7436291)")
+                .await?;
+        }
         for chunk in fingerprints.chunks(IN_CHUNK) {
             touchpoint::Entity::delete_many()
                 .filter(touchpoint::Column::Fingerprint.is_in(chunk.iter().cloned()))
@@ -93,6 +85,20 @@ impl Store {
         }
         insert_chunked(&txn, touchpoints, 1000).await?;
         insert_chunked(&txn, credits, 500).await?;
+        for chunk in claimed.chunks(200) {
+            let mut matches = Condition::any();
+            for (fingerprint, version) in chunk {
+                matches = matches.add(
+                    Condition::all()
+                        .add(dirty_fingerprint::Column::Fingerprint.eq(fingerprint.as_str()))
+                        .add(dirty_fingerprint::Column::Version.eq(*version)),
+                );
+            }
+            dirty_fingerprint::Entity::delete_many()
+                .filter(matches)
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await
     }
 

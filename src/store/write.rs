@@ -281,22 +281,39 @@ async fn mark_dirty(txn: &DatabaseTransaction, writes: &[Write]) -> Result<(), D
         })
         .collect();
     let all: Vec<&str> = all.into_iter().collect();
+    let version = next_mark_version();
     for chunk in all.chunks(CHUNK) {
         dirty_fingerprint::Entity::insert_many(chunk.iter().map(|fp| {
             dirty_fingerprint::ActiveModel {
                 fingerprint: sea_orm::Set((*fp).to_owned()),
+                version: sea_orm::Set(version),
             }
         }))
         .on_conflict(
             OnConflict::column(dirty_fingerprint::Column::Fingerprint)
-                .do_nothing()
+                .update_column(dirty_fingerprint::Column::Version)
                 .to_owned(),
         )
-        .do_nothing()
         .exec_without_returning(txn)
         .await?;
     }
     Ok(())
+}
+
+/// A fresh version for a write's dirty marks: a counter started from the
+/// clock and the process id, so two writes (of this process or of another
+/// on the same database) practically never share one.
+fn next_mark_version() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::OnceLock;
+    static NEXT: OnceLock<AtomicI64> = OnceLock::new();
+    NEXT.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        AtomicI64::new(nanos ^ (i64::from(std::process::id()) << 40))
+    })
+    .fetch_add(1, Ordering::Relaxed)
 }
 
 /// Records (fingerprint, user_id) pairs, keeping the earliest time each was

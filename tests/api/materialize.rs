@@ -279,3 +279,49 @@ async fn derived_tables_equal_a_recomputation_from_scratch_after_shuffled_and_la
     );
     assert_eq!(got_credits, expected_credits, "credits differ from scratch");
 }
+
+#[tokio::test]
+async fn a_write_that_lands_while_a_step_computes_keeps_its_fingerprint_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database(&dir).await;
+    let store = Store::connect(&DatabaseConfig::new(url)).await.unwrap();
+    store.migrate().await.unwrap();
+    let ingestor = growth_analytics::ingest::Ingestor::new(store.clone(), &[], 100);
+    let pageview = |at: &str| growth_analytics::domain::RawPageview {
+        fingerprint: Some("racer".into()),
+        user_id: None,
+        url: Some("https://www.blinkist.com/".into()),
+        referrer_url: None,
+        created_at: Some(at.into()),
+    };
+    ingestor
+        .pageviews(vec![pageview("2023-01-01T00:00:00Z")], false)
+        .await
+        .unwrap();
+    // A step reads the mark …
+    let claimed = store.dirty_fingerprints(10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // … a webhook for the same visitor lands while it computes …
+    ingestor
+        .pageviews(vec![pageview("2023-01-02T00:00:00Z")], false)
+        .await
+        .unwrap();
+    // … and the step's result, computed without it, must not clear the mark.
+    store
+        .replace_derived(&claimed, &["racer".to_owned()], Vec::new(), &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.dirty_count().await.unwrap(),
+        1,
+        "the late write stays queued"
+    );
+
+    // A step that saw everything clears it.
+    let claimed = store.dirty_fingerprints(10).await.unwrap();
+    store
+        .replace_derived(&claimed, &["racer".to_owned()], Vec::new(), &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(store.dirty_count().await.unwrap(), 0);
+}
