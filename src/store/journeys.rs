@@ -30,21 +30,41 @@ pub struct UserCursor {
 }
 
 impl Store {
-    /// Identity links of these users.
-    pub async fn links_of_users(
+    /// Rows of `E` whose `column` is one of `values` and that meet `also`,
+    /// fetched in `IN (…)` lists of at most `IN_CHUNK` keys.
+    async fn find_in<E: EntityTrait>(
         &self,
-        users: &[String],
-    ) -> Result<Vec<identity_link::Model>, DbErr> {
+        column: E::Column,
+        values: &[String],
+        also: Condition,
+    ) -> Result<Vec<E::Model>, DbErr> {
         let mut out = Vec::new();
-        for chunk in users.chunks(IN_CHUNK) {
+        for chunk in values.chunks(IN_CHUNK) {
             out.extend(
-                identity_link::Entity::find()
-                    .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
+                E::find()
+                    .filter(
+                        Condition::all()
+                            .add(column.is_in(chunk.iter().cloned()))
+                            .add(also.clone()),
+                    )
                     .all(self.reader())
                     .await?,
             );
         }
         Ok(out)
+    }
+
+    /// Identity links of these users.
+    pub async fn links_of_users(
+        &self,
+        users: &[String],
+    ) -> Result<Vec<identity_link::Model>, DbErr> {
+        self.find_in::<identity_link::Entity>(
+            identity_link::Column::UserId,
+            users,
+            Condition::all(),
+        )
+        .await
     }
 
     /// Identity links of these fingerprints.
@@ -52,16 +72,12 @@ impl Store {
         &self,
         fingerprints: &[String],
     ) -> Result<Vec<identity_link::Model>, DbErr> {
-        let mut out = Vec::new();
-        for chunk in fingerprints.chunks(IN_CHUNK) {
-            out.extend(
-                identity_link::Entity::find()
-                    .filter(identity_link::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                    .all(self.reader())
-                    .await?,
-            );
-        }
-        Ok(out)
+        self.find_in::<identity_link::Entity>(
+            identity_link::Column::Fingerprint,
+            fingerprints,
+            Condition::all(),
+        )
+        .await
     }
 
     /// Every pageview of these fingerprints.
@@ -69,16 +85,12 @@ impl Store {
         &self,
         fingerprints: &[String],
     ) -> Result<Vec<pageview::Model>, DbErr> {
-        let mut out = Vec::new();
-        for chunk in fingerprints.chunks(IN_CHUNK) {
-            out.extend(
-                pageview::Entity::find()
-                    .filter(pageview::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                    .all(self.reader())
-                    .await?,
-            );
-        }
-        Ok(out)
+        self.find_in::<pageview::Entity>(
+            pageview::Column::Fingerprint,
+            fingerprints,
+            Condition::all(),
+        )
+        .await
     }
 
     /// Every event sent with one of these user ids, or from one of these
@@ -88,27 +100,17 @@ impl Store {
         users: &[String],
         fingerprints: &[String],
     ) -> Result<Vec<event::Model>, DbErr> {
-        let mut out = Vec::new();
-        for chunk in users.chunks(IN_CHUNK) {
-            out.extend(
-                event::Entity::find()
-                    .filter(event::Column::UserId.is_in(chunk.iter().cloned()))
-                    .all(self.reader())
-                    .await?,
-            );
-        }
-        for chunk in fingerprints.chunks(IN_CHUNK) {
-            out.extend(
-                event::Entity::find()
-                    .filter(
-                        Condition::all()
-                            .add(event::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                            .add(event::Column::UserId.is_null()),
-                    )
-                    .all(self.reader())
-                    .await?,
-            );
-        }
+        let mut out = self
+            .find_in::<event::Entity>(event::Column::UserId, users, Condition::all())
+            .await?;
+        out.extend(
+            self.find_in::<event::Entity>(
+                event::Column::Fingerprint,
+                fingerprints,
+                Condition::all().add(event::Column::UserId.is_null()),
+            )
+            .await?,
+        );
         Ok(out)
     }
 
