@@ -14,5 +14,6 @@ mod materialize;
 mod postgres;
 mod reports;
 mod schema;
+mod shutdown;
 mod spend;
 mod webhooks;

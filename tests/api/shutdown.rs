@@ -1,0 +1,118 @@
+//! Graceful shutdown through the real binary: requests in flight when SIGTERM
+//! arrives finish with their answer, and everything acknowledged is there
+//! after a restart.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+async fn start(db: &str) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_growth-analytics"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            db,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("shutdown.db").display()
+    );
+    let (mut child, base) = start(&db).await;
+
+    // Sixteen batches of 2,000 pageviews: more work than the server can do
+    // before the signal arrives.
+    let mut requests = Vec::new();
+    for b in 0..16 {
+        let batch: Vec<Value> = (0..2000)
+            .map(|i| {
+                json!({
+                    "fingerprint": format!("sd-{b}-{}", i % 300),
+                    "url": format!("https://www.blinkist.com/p/{b}/{i}"),
+                    "created_at": format!("2023-05-01T{:02}:{:02}:{:02}Z", b, (i / 60) % 60, i % 60),
+                })
+            })
+            .collect();
+        let url = format!("{base}/webhooks/pageviews");
+        requests.push(tokio::spawn(async move {
+            let response = reqwest::Client::new().post(url).json(&batch).send().await;
+            (response, Instant::now())
+        }));
+    }
+    // Let every request reach the server, then ask it to stop.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let pid = child.id().expect("the server is running") as libc::pid_t;
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let signalled = Instant::now();
+
+    // A request the server had not accepted yet may be refused (it stored
+    // nothing); every request it accepted must be answered, and answered 200.
+    let mut acknowledged = 0;
+    let mut after_signal = 0;
+    for r in requests {
+        let (response, at) = r.await.unwrap();
+        let Ok(response) = response else { continue };
+        after_signal += usize::from(at > signalled);
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().await.unwrap();
+        acknowledged += body["stored"].as_u64().unwrap();
+    }
+    assert!(
+        after_signal > 0,
+        "no request was in flight at SIGTERM: the test proved nothing"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the server exits after draining")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Everything acknowledged is there after a restart.
+    let (_child, base) = start(&db).await;
+    let body: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ pageviews { totalCount } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"]["pageviews"]["totalCount"].as_u64(),
+        Some(acknowledged),
+        "stored must equal what was acknowledged"
+    );
+}
