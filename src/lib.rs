@@ -17,6 +17,7 @@ pub mod http;
 pub mod ingest;
 pub mod journeys;
 pub mod materialize;
+pub mod progress;
 pub mod reports;
 pub mod startup;
 pub mod store;

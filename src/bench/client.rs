@@ -32,13 +32,20 @@ impl Load {
         path: &str,
         items_per_request: usize,
     ) -> anyhow::Result<Step> {
+        let bar = crate::progress::bar(
+            requests.len() as u64,
+            "  {msg} {bar:30} {pos}/{len} ({per_sec})",
+            true,
+        );
+        bar.set_message(name.to_owned());
         let requests = Arc::new(requests);
         let next = Arc::new(AtomicUsize::new(0));
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
         let mut workers = Vec::new();
         for _ in 0..connections.max(1) {
-            let (requests, next, url) = (requests.clone(), next.clone(), url.clone());
+            let (requests, next, url, bar) =
+                (requests.clone(), next.clone(), url.clone(), bar.clone());
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
                 .build()
@@ -56,6 +63,7 @@ impl Load {
                     let status = response.status();
                     let text = response.text().await?;
                     latencies.push(t.elapsed());
+                    bar.inc(1);
                     if !status.is_success() || text.contains("\"errors\"") {
                         anyhow::bail!(
                             "{url} answered {status}: {}",
@@ -71,6 +79,7 @@ impl Load {
             latencies.extend(w.await.context("a load worker panicked")??);
         }
         let elapsed = started.elapsed();
+        bar.finish_and_clear();
         let n = latencies.len();
         Ok(Step::new(name, latencies, elapsed).with_rows(n * items_per_request))
     }

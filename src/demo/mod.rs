@@ -8,12 +8,10 @@
 mod catalog;
 pub mod generator;
 
-use std::io::IsTerminal;
-
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::config::DatabaseConfig;
 use crate::domain::{RawEvent, RawPageview, RawSpend};
@@ -238,17 +236,11 @@ async fn store_events(ingestor: &Ingestor, batch: Vec<RawEvent>) -> anyhow::Resu
 
 /// A bar over visitors, hidden unless someone is watching a terminal.
 fn progress_bar(visitors: u64, wanted: bool) -> ProgressBar {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if !wanted || ci || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(visitors);
-    if let Ok(style) = ProgressStyle::with_template(
+    crate::progress::bar(
+        visitors,
         "seeding {bar:40} {pos}/{len} visitors ({per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+        wanted,
+    )
 }
 
 #[cfg(test)]

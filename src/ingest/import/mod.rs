@@ -24,7 +24,6 @@
 mod rows;
 
 use std::future::Future;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -420,8 +419,7 @@ struct Progress {
 
 impl Progress {
     fn new(allowed: bool, bytes: u64) -> Self {
-        let allowed =
-            allowed && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let allowed = allowed && crate::progress::watching();
         let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::hidden());
         let style = ProgressStyle::with_template(
             "{msg:>10} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta} left)",
