@@ -224,12 +224,6 @@ impl Store {
         self.acquire_timeout.min(Duration::from_secs(2))
     }
 
-    /// The primary connection, for queries that belong to one capability's
-    /// module: writes, and reads that must see the caller's own writes.
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// The pool for read-only queries: the replica when `DATABASE_READ_URL`
     /// is set, else the primary. Its answers may lag the primary by the
     /// replication delay, so never read a just-written row back through it.
