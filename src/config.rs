@@ -12,8 +12,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://growth-analytics.db?mode=rwc";
 /// Where the data lives and how the service talks to it.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
-    /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    /// Database URL: `sqlite://FILE` (embedded default; the file is created
+    /// when missing unless the URL says another `mode=`) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_parser = database_url)]
     pub database_url: String,
     /// Connections in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
@@ -29,11 +30,33 @@ pub struct DatabaseConfig {
     /// connections follow a failover or a re-pointed DNS name in time.
     #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value_t = 1800)]
     pub max_lifetime_secs: u64,
-    /// Optional read replica: read-only GraphQL queries go there (a pool of
-    /// the same size), writes and the materialiser stay on `DATABASE_URL`.
-    /// Replica answers lag the primary by the replication delay.
-    #[arg(long, env = "DATABASE_READ_URL")]
+    /// Optional read replica (set by `serve`'s `--database-read-url`; the
+    /// other commands never read from a replica, so they do not offer it).
+    #[arg(skip)]
     pub database_read_url: Option<String>,
+}
+
+/// An SQLite URL without `mode=` creates its file like the default does:
+/// sqlx would otherwise open it read-write only and fail on a fresh clone
+/// with "unable to open database file", which says nothing about the fix.
+fn database_url(value: &str) -> Result<String, String> {
+    Ok(with_sqlite_create_mode(value))
+}
+
+/// `sqlite://file.db` → `sqlite://file.db?mode=rwc`; any other URL, and an
+/// SQLite URL that names its own `mode`, unchanged.
+pub fn with_sqlite_create_mode(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return url.to_owned();
+    };
+    let has_mode = rest
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|kv| kv.starts_with("mode=")));
+    if has_mode || rest.contains(":memory:") {
+        return url.to_owned();
+    }
+    let separator = if rest.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
 }
 
 impl DatabaseConfig {
@@ -85,9 +108,22 @@ pub struct Limits {
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_query_depth: usize,
-    /// Highest GraphQL complexity (roughly: fields selected, times page sizes) accepted.
+    /// Highest GraphQL complexity (fields selected, times page sizes; a
+    /// report field costs 1,000) accepted.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
+    /// Most fields in one GraphQL document once its fragments are expanded
+    /// (measured without expanding them).
+    #[arg(long, env = "MAX_QUERY_NODES", default_value_t = 5_000)]
+    pub max_query_nodes: u64,
+    /// Most report fields (`campaigns`, `sources`, `channels`,
+    /// `landingPages`, `overview`, `timeseries`) in one operation.
+    #[arg(long, env = "MAX_REPORT_FIELDS", default_value_t = 20)]
+    pub max_report_fields: u64,
+    /// Seconds a GraphQL request may run before it is answered with
+    /// `QUERY_TIMEOUT` and its database work is cancelled.
+    #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 30)]
+    pub query_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +134,9 @@ impl Default for Limits {
             max_page_size: 500,
             max_query_depth: 12,
             max_query_complexity: 50_000,
+            max_query_nodes: 5_000,
+            max_report_fields: 20,
+            query_timeout_secs: 30,
         }
     }
 }
@@ -116,7 +155,12 @@ pub struct AttributionConfig {
     #[arg(long, env = "LOOKBACK_DAYS", default_value_t = 30)]
     pub lookback_days: u32,
     /// Event names (comma-separated) that count as conversions.
-    #[arg(long, env = "CONVERSION_EVENTS", value_delimiter = ',', default_values_t = ["signup".to_string(), "trial".to_string()])]
+    #[arg(
+        long,
+        env = "CONVERSION_EVENTS",
+        value_delimiter = ',',
+        default_value = "signup,trial"
+    )]
     pub conversion_events: Vec<String>,
     /// The reporting currency (ISO 4217): campaign spend in any other is refused.
     #[arg(long, env = "CURRENCY", default_value = crate::domain::DEFAULT_CURRENCY, value_parser = currency)]
@@ -148,6 +192,11 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseConfig,
+    /// Optional read replica: read-only GraphQL queries go there (a pool of
+    /// the same size), writes and the materialiser stay on `DATABASE_URL`.
+    /// Replica answers lag the primary by the replication delay.
+    #[arg(long, env = "DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
     #[command(flatten)]
     pub limits: Limits,
     #[command(flatten)]
@@ -166,10 +215,62 @@ impl Default for ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             database: DatabaseConfig::default(),
+            database_read_url: None,
             limits: Limits::default(),
             attribution: AttributionConfig::default(),
             shutdown_grace_secs: 30,
             demo: false,
         }
+    }
+}
+
+impl ServeConfig {
+    /// The database settings with `serve`'s replica, as `Store::connect` takes them.
+    pub fn database_with_replica(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            database_read_url: self.database_read_url.clone(),
+            ..self.database.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqlite_url_without_a_mode_creates_its_file() {
+        assert_eq!(
+            with_sqlite_create_mode("sqlite://file.db"),
+            "sqlite://file.db?mode=rwc"
+        );
+        assert_eq!(
+            with_sqlite_create_mode("sqlite:data/a.db?cache=shared"),
+            "sqlite:data/a.db?cache=shared&mode=rwc"
+        );
+    }
+
+    #[test]
+    fn urls_that_say_their_mode_or_are_not_sqlite_are_kept() {
+        for url in [
+            "sqlite://file.db?mode=ro",
+            "sqlite://a.db?cache=shared&mode=rw",
+            "sqlite::memory:",
+            "postgres://u@h/db",
+        ] {
+            assert_eq!(with_sqlite_create_mode(url), url);
+        }
+    }
+
+    #[test]
+    fn conversion_events_default_to_signup_and_trial() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            attribution: AttributionConfig,
+        }
+        let cli = Cli::parse_from(["x"]);
+        assert_eq!(cli.attribution.conversion_events, ["signup", "trial"]);
     }
 }

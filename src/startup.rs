@@ -48,7 +48,7 @@ impl Application {
     /// and every other request a quick 503 until they have run (see
     /// `require_schema`).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database).await?;
+        let store = Store::connect(&config.database_with_replica()).await?;
         if let Err(e) = store.migrate().await {
             tracing::warn!(
                 error = format!("{e:#}"),

@@ -57,7 +57,14 @@ impl Load {
                     let Some(body) = requests.get(i) else { break };
                     let t = Instant::now();
                     let response = match body {
-                        Some(b) => client.post(&url).body(b.clone()).send().await,
+                        Some(b) => {
+                            client
+                                .post(&url)
+                                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                                .body(b.clone())
+                                .send()
+                                .await
+                        }
                         None => client.get(&url).send().await,
                     }?;
                     let status = response.status();

@@ -5,6 +5,8 @@
 
 mod args;
 mod error;
+pub mod http;
+pub mod limits;
 mod loaders;
 mod mutation;
 mod pagination;
@@ -15,13 +17,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::OperationType;
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -58,8 +54,16 @@ pub fn build_schema(
     settings: Arc<Settings>,
     materializer: crate::materialize::Materializer,
 ) -> AppSchema {
+    let limits = limits::DocumentLimits {
+        max_nodes: config.limits.max_query_nodes,
+        max_depth: u32::try_from(config.limits.max_query_depth).unwrap_or(u32::MAX),
+        max_reports: config.limits.max_report_fields,
+    };
+    // Depth is checked by `limits` (which leaves introspection out), before
+    // async-graphql expands anything; complexity by async-graphql, on a
+    // document `limits` has already bounded.
     schema()
-        .limit_depth(config.limits.max_query_depth)
+        .extension(limits::QueryLimits::new(limits, reports::REPORT_FIELDS))
         .limit_complexity(config.limits.max_query_complexity)
         .data(settings)
         .data(materializer)
@@ -69,9 +73,10 @@ pub fn build_schema(
         .finish()
 }
 
-/// `/graphql`: POST executes; GET executes `?query=` and otherwise serves GraphiQL.
+/// `/graphql`: POST executes; GET executes `?query=` and otherwise serves
+/// GraphiQL (see [`http`] for the protocol).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/graphql", get(get_graphql).post(post_graphql))
+    Router::new().route("/graphql", get(http::get_graphql).post(http::post_graphql))
 }
 
 /// Attaches what is built per request: the DataLoaders and their caches.
@@ -80,57 +85,4 @@ fn per_request(state: &AppState, request: async_graphql::Request) -> async_graph
         state.store.clone(),
         state.settings.clone(),
     ))
-}
-
-async fn post_graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    let request = per_request(&state, request.into_inner());
-    state.schema.execute(request).await.into()
-}
-
-async fn get_graphql(State(state): State<AppState>, request: Request) -> Response {
-    let has_query = request
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
-    if !has_query {
-        let wants_html = request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|accept| accept.contains("text/html") || accept.contains("*/*"));
-        if wants_html {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
-        }
-        return (
-            StatusCode::BAD_REQUEST,
-            "GET /graphql needs ?query=, or Accept: text/html for GraphiQL",
-        )
-            .into_response();
-    }
-    let request =
-        match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            request,
-            &(),
-        )
-        .await
-        {
-            Ok(r) => r.into_inner(),
-            Err(rejection) => return rejection.into_response(),
-        };
-    // A GET can be triggered by a link or an <img>: it may read, never write.
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        if doc
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Mutation)
-        {
-            return (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "mutations must be sent with POST",
-            )
-                .into_response();
-        }
-    }
-    let request = per_request(&state, request);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

@@ -9,9 +9,9 @@ use super::error::{bad_input, internal};
 use super::loaders;
 use super::pagination::{after, page_size};
 use super::types::{
-    decode_user_cursor, AttributionModelGql, ChannelGql, Classification, ConversionConnection,
-    ConversionNode, DateRange, Event, EventConnection, EventFilterInput, Pageview,
-    PageviewConnection, PageviewFilterInput, Total, User, UserConnection,
+    decode_user_cursor, resolve_range, AttributionModelGql, ChannelGql, Classification,
+    ConversionConnection, ConversionNode, DateRange, Event, EventConnection, EventFilterInput,
+    Pageview, PageviewConnection, PageviewFilterInput, Total, User, UserConnection,
 };
 use crate::attribution::Model;
 use crate::config::ServeConfig;
@@ -52,7 +52,7 @@ impl WebhookQuery {
         let config = ctx.data::<Arc<ServeConfig>>()?;
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = self::after(after)?;
-        let filter: PageviewFilter = filter.unwrap_or_default().into();
+        let filter = PageviewFilter::try_from(filter.unwrap_or_default())?;
         let mut rows = store
             .pageviews(&filter, cursor, limit as u64 + 1)
             .await
@@ -80,7 +80,7 @@ impl WebhookQuery {
         let config = ctx.data::<Arc<ServeConfig>>()?;
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = self::after(after)?;
-        let filter: EventFilter = filter.unwrap_or_default().into();
+        let filter = EventFilter::try_from(filter.unwrap_or_default())?;
         let mut rows = store
             .events(&filter, cursor, limit as u64 + 1)
             .await
@@ -141,7 +141,7 @@ impl AttributionQuery {
         let config = ctx.data::<Arc<ServeConfig>>()?;
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = after.as_deref().map(decode_user_cursor).transpose()?;
-        let range: TimeRange = range.map(Into::into).unwrap_or_default();
+        let range: TimeRange = resolve_range(range)?;
         let mut rows = store
             .users(&range, cursor.as_ref(), limit as u64 + 1)
             .await
@@ -187,7 +187,7 @@ impl AttributionQuery {
         let days = self::lookback_days(ctx, lookback_days)?;
         let filter = EventFilter {
             name: Some(name),
-            range: range.map(Into::into).unwrap_or_default(),
+            range: resolve_range(range)?,
             ..EventFilter::default()
         };
         let credit = CreditFilter {

@@ -15,12 +15,27 @@ use super::types::report::{
     GroupByGql, IntervalGql, OverviewGql, ReportConnection, ReportOrder, ReportRow, Timeseries,
     TimeseriesPoint, TimeseriesSeries,
 };
-use super::types::{AttributionModelGql, DateRange};
+use super::types::{resolve_range, AttributionModelGql, DateRange};
 use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
 use crate::config::ServeConfig;
 use crate::materialize::Materializer;
 use crate::reports::{self, source, Dimension, Overview};
 use crate::store::{EventFilter, Store, TimeRange};
+
+/// The report fields: each reads and folds a range of derived rows, so
+/// they count against `MAX_REPORT_FIELDS` and cost [`REPORT_COMPLEXITY`].
+pub const REPORT_FIELDS: &[&str] = &[
+    "campaigns",
+    "sources",
+    "channels",
+    "landingPages",
+    "overview",
+    "timeseries",
+];
+
+/// A report's complexity, whatever it selects: its cost is the range it
+/// reads, not its fields.
+pub const REPORT_COMPLEXITY: usize = 1_000;
 
 /// Most buckets one time series may have.
 const MAX_BUCKETS: usize = 5_000;
@@ -48,7 +63,7 @@ fn common(
         return Err(bad_input("`conversion` must name an event"));
     }
     Ok(Common {
-        range: range.map(Into::into).unwrap_or_default(),
+        range: resolve_range(range)?,
         model: model.into(),
         conversion,
         lookback_days: lookback_days(ctx, lookback)?,
@@ -174,6 +189,7 @@ impl ReportsQuery {
     /// `campaign` and `source` keep only the rows of that campaign / source
     /// ("how is this campaign doing?").
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn campaigns(
         &self,
         ctx: &Context<'_>,
@@ -204,6 +220,7 @@ impl ReportsQuery {
 
     /// One row per source.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn sources(
         &self,
         ctx: &Context<'_>,
@@ -232,6 +249,7 @@ impl ReportsQuery {
 
     /// One row per channel.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn channels(
         &self,
         ctx: &Context<'_>,
@@ -260,6 +278,7 @@ impl ReportsQuery {
 
     /// One row per landing page of the credited touchpoint.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn landing_pages(
         &self,
         ctx: &Context<'_>,
@@ -289,6 +308,7 @@ impl ReportsQuery {
     /// Headline numbers for a range: traffic, signups, trials, the
     /// trial→signup rate, unsubscribes, and the paid / organic / direct share
     /// of the counted conversions' credit under the model.
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn overview(
         &self,
         ctx: &Context<'_>,
@@ -352,6 +372,7 @@ impl ReportsQuery {
     /// Conversions per bucket in an IANA time zone, every bucket present.
     /// Without a range, the last 30 days up to now.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
     async fn timeseries(
         &self,
         ctx: &Context<'_>,

@@ -12,7 +12,8 @@ use reqwest::{Client, Response};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+/// The repository's own fixtures (`tests/fixtures/`): a fresh clone needs nothing beside it.
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// A running instance of the service.
 pub struct TestApp {

@@ -6,6 +6,7 @@ mod bench;
 mod concurrency;
 mod demo;
 mod graphql;
+mod graphql_http;
 mod group_commit;
 mod health;
 mod helpers;

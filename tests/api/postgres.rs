@@ -185,7 +185,7 @@ async fn read_queries_go_to_the_read_replica_and_writes_to_the_primary() {
     // The "replica" is the same database here: what is checked is that reads
     // take the second pool and still answer, and that writes do not.
     let app = spawn_app_with(|c| {
-        c.database.database_read_url = Some(c.database.database_url.clone());
+        c.database_read_url = Some(c.database.database_url.clone());
     })
     .await;
     assert_eq!(app.get("/readyz").await.status().as_u16(), 200);

@@ -2,26 +2,80 @@
 
 use async_graphql::InputObject;
 
-use crate::domain::{RawEvent, RawPageview};
+use chrono::Utc;
+
+use crate::domain::{FieldError, RawEvent, RawPageview};
 use crate::graphql::scalars::DateTime;
 use crate::store::{EventFilter, PageviewFilter, TimeRange};
 
-/// A half-open time range `[from, to)`. Either end may be left open.
+/// A half-open time range `[from, to)`. Either end may be left open, or
+/// `lastDays` gives the rolling days ending at `to` (now when not given), so
+/// a dashboard asks for "the last 30 days" without computing dates. Reports
+/// that take a `timezone` align their buckets to that zone's days.
 #[derive(Debug, Clone, Copy, Default, InputObject)]
 pub struct DateRange {
     /// Inclusive start.
     pub from: Option<DateTime>,
     /// Exclusive end.
     pub to: Option<DateTime>,
+    /// The `lastDays` × 24 hours ending at `to`, or now (1–36500). Not
+    /// together with `from`.
+    pub last_days: Option<i32>,
 }
 
-impl From<DateRange> for TimeRange {
-    fn from(r: DateRange) -> Self {
-        TimeRange {
-            from: r.from.map(|d| d.0),
-            to: r.to.map(|d| d.0),
+/// A century: longer than any data the service can hold.
+const MAX_LAST_DAYS: i32 = 36_500;
+
+impl DateRange {
+    /// The range as the store takes it, `now` standing in for an open end
+    /// of `lastDays`. Refuses a range that ends before it starts: it would
+    /// silently answer zeros.
+    pub fn resolve(self, now: chrono::DateTime<Utc>) -> Result<TimeRange, FieldError> {
+        let to = self.to.map(|d| d.0);
+        let from = match (self.from, self.last_days) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    "range.lastDays",
+                    "cannot be combined with `from`: give `from` or `lastDays`",
+                ))
+            }
+            (_, Some(n)) if !(1..=MAX_LAST_DAYS).contains(&n) => {
+                return Err(FieldError::new(
+                    "range.lastDays",
+                    format!("must be between 1 and {MAX_LAST_DAYS}, not {n}"),
+                ))
+            }
+            (_, Some(n)) => Some(to.unwrap_or(now) - chrono::Duration::days(i64::from(n))),
+            (from, None) => from.map(|d| d.0),
+        };
+        let to = match (to, self.last_days) {
+            (None, Some(_)) => Some(now),
+            (to, _) => to,
+        };
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(FieldError::new(
+                    "range.from",
+                    format!(
+                        "{} is after `to` ({})",
+                        f.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                        t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                    ),
+                ));
+            }
         }
+        Ok(TimeRange { from, to })
     }
+}
+
+/// An optional range argument, resolved against the current time; no range
+/// is the whole history.
+pub fn resolve_range(range: Option<DateRange>) -> async_graphql::Result<TimeRange> {
+    range
+        .map(|r| r.resolve(Utc::now()))
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| crate::graphql::error::invalid(std::slice::from_ref(&e)))
 }
 
 /// A pageview webhook, as the REST payload but in camelCase.
@@ -91,14 +145,16 @@ pub struct PageviewFilterInput {
     pub range: Option<DateRange>,
 }
 
-impl From<PageviewFilterInput> for PageviewFilter {
-    fn from(f: PageviewFilterInput) -> Self {
-        PageviewFilter {
+impl TryFrom<PageviewFilterInput> for PageviewFilter {
+    type Error = async_graphql::Error;
+
+    fn try_from(f: PageviewFilterInput) -> async_graphql::Result<Self> {
+        Ok(PageviewFilter {
             fingerprint: f.fingerprint,
             fingerprints: None,
             user_id: f.user_id,
-            range: f.range.map(Into::into).unwrap_or_default(),
-        }
+            range: resolve_range(f.range)?,
+        })
     }
 }
 
@@ -116,14 +172,16 @@ pub struct EventFilterInput {
     pub range: Option<DateRange>,
 }
 
-impl From<EventFilterInput> for EventFilter {
-    fn from(f: EventFilterInput) -> Self {
-        EventFilter {
+impl TryFrom<EventFilterInput> for EventFilter {
+    type Error = async_graphql::Error;
+
+    fn try_from(f: EventFilterInput) -> async_graphql::Result<Self> {
+        Ok(EventFilter {
             name: f.name,
             names: None,
             fingerprint: f.fingerprint,
             user_id: f.user_id,
-            range: f.range.map(Into::into).unwrap_or_default(),
-        }
+            range: resolve_range(f.range)?,
+        })
     }
 }

@@ -16,7 +16,9 @@ pub use channel::ChannelGql;
 pub use classification::Classification;
 pub use conversion::{ConversionConnection, ConversionNode, Total};
 pub use event::{Event, EventConnection};
-pub use inputs::{DateRange, EventFilterInput, EventInput, PageviewFilterInput, PageviewInput};
+pub use inputs::{
+    resolve_range, DateRange, EventFilterInput, EventInput, PageviewFilterInput, PageviewInput,
+};
 pub use pageview::{Pageview, PageviewConnection};
 pub use spend::{CampaignSpend, CampaignSpendInput, SpendQuery, SpendSummary};
 pub use user::{decode_user_cursor, User, UserConnection};

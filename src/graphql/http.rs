@@ -1,0 +1,541 @@
+//! GraphQL over HTTP, as the spec at graphql.github.io/graphql-over-http
+//! says (and `graphql-http`'s `auditServer` checks):
+//!
+//! - **Media types.** A client that accepts `application/graphql-response+json`
+//!   gets it; `application/json`, `*/*` or no `Accept` get
+//!   `application/json`; anything else is 406.
+//! - **Statuses.** Under `application/graphql-response+json`, a request that
+//!   fails before execution (parse, validation, a limit, variables, no
+//!   query, an unknown operation) is 400 without `data`; under
+//!   `application/json` it stays 200, the spec's rule for legacy clients.
+//!   Whatever the type: 503 with `Retry-After` when the database is
+//!   unavailable or the request ran out of time (`QUERY_TIMEOUT_SECS`).
+//! - **Every error has `extensions.code`**, here if no resolver gave one.
+//! - **CSRF.** POST bodies are taken only as `application/json` (or
+//!   `application/graphql-response+json`): a cross-site form or a `fetch`
+//!   without a preflight can send `text/plain` or no type, never these, so
+//!   no page a staff member opens can write through their browser. GET
+//!   executes queries only: a mutation is 405.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::limits::{Executed, VALIDATION_FAILED};
+use crate::startup::AppState;
+
+/// The spec's own media type: 4xx statuses for requests that fail early.
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// `extensions.code` of a request that ran out of time.
+pub const QUERY_TIMEOUT: &str = "QUERY_TIMEOUT";
+/// Codes that mean "retry later", answered 503 with `Retry-After`.
+const UNAVAILABLE_CODES: [&str; 3] = ["DATABASE_UNAVAILABLE", "STORAGE_FULL", QUERY_TIMEOUT];
+
+/// The response media type a request negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/json`: the legacy type, always 200 for GraphQL results.
+    Json,
+    /// `application/graphql-response+json`.
+    GraphqlResponse,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Json => JSON,
+            MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+        }
+    }
+}
+
+/// Picks the response type from an `Accept` header: the supported type
+/// with the highest `q`; on a tie the spec's own type, then an exact type
+/// over a wildcard. Wildcards mean `application/json`. `None`: nothing
+/// acceptable (406).
+pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Some(MediaType::Json);
+    };
+    // (q, preference, type): higher wins.
+    let mut best: Option<(f32, u8, MediaType)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = v.trim().parse().unwrap_or(0.0);
+                }
+            }
+        }
+        let candidate = match essence.as_str() {
+            GRAPHQL_RESPONSE_JSON => (2, MediaType::GraphqlResponse),
+            JSON => (1, MediaType::Json),
+            "application/*" | "*/*" => (0, MediaType::Json),
+            _ => continue,
+        };
+        if q <= 0.0 {
+            continue;
+        }
+        let better = best.is_none_or(|(bq, bp, _)| q > bq || (q == bq && candidate.0 > bp));
+        if better {
+            best = Some((q, candidate.0, candidate.1));
+        }
+    }
+    best.map(|(_, _, t)| t)
+}
+
+/// A response in GraphQL's error shape, for failures outside execution.
+fn request_error(status: StatusCode, media: MediaType, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn accepted_type(headers: &HeaderMap) -> Option<MediaType> {
+    negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+fn not_acceptable() -> Response {
+    request_error(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        "NOT_ACCEPTABLE",
+        "`Accept` must allow application/graphql-response+json or application/json",
+    )
+}
+
+/// Whether a POST's `Content-Type` is one we execute (see the module doc).
+fn is_json_body(headers: &HeaderMap) -> Result<(), &'static str> {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err("a GraphQL POST needs `Content-Type: application/json`");
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != JSON && essence != GRAPHQL_RESPONSE_JSON {
+        return Err("a GraphQL POST is taken only as `Content-Type: application/json`");
+    }
+    for param in parts {
+        if let Some((k, v)) = param.split_once('=') {
+            let v = v.trim().trim_matches('"');
+            if k.trim().eq_ignore_ascii_case("charset") && !v.eq_ignore_ascii_case("utf-8") {
+                return Err("a GraphQL body must be UTF-8");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `POST /graphql`.
+pub async fn post_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(media) = accepted_type(&headers) else {
+        return not_acceptable();
+    };
+    if let Err(message) = is_json_body(&headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "UNSUPPORTED_MEDIA_TYPE",
+            message,
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the body exceeds {} bytes (MAX_BODY_BYTES)",
+                    state.config.limits.max_body_bytes
+                )
+            } else {
+                format!("the body could not be read: {}", rejection.body_text())
+            };
+            return request_error(status, media, "BAD_REQUEST", &message);
+        }
+    };
+    let request = match parse_body(&body) {
+        Ok(r) => r,
+        Err(message) => {
+            return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message)
+        }
+    };
+    execute(&state, request, media).await
+}
+
+/// A POST body as a GraphQL request: a JSON object with a string `query`,
+/// optional `operationName`, `variables` and `extensions` (objects or null).
+fn parse_body(body: &[u8]) -> Result<async_graphql::Request, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Value::Object(map) = value else {
+        return Err("the body must be a JSON object with a `query`".into());
+    };
+    let query = match map.get("query") {
+        Some(Value::String(q)) => q.clone(),
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("the body has no `query`".into()),
+    };
+    request_from_parts(
+        query,
+        optional_string(map.get("operationName"), "operationName")?,
+        optional_object(map.get("variables"), "variables")?,
+        optional_object(map.get("extensions"), "extensions")?,
+    )
+}
+
+fn optional_string(value: Option<&Value>, name: &str) -> Result<Option<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    }
+}
+
+fn optional_object(value: Option<&Value>, name: &str) -> Result<Option<Value>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(_) => Err(format!("`{name}` must be an object")),
+    }
+}
+
+fn request_from_parts(
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Value>,
+    extensions: Option<Value>,
+) -> Result<async_graphql::Request, String> {
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(v) = variables {
+        request = request.variables(Variables::from_json(v));
+    }
+    if let Some(Value::Object(ext)) = extensions {
+        for (k, v) in ext {
+            let v = async_graphql::Value::from_json(v)
+                .map_err(|e| format!("`extensions.{k}` is not valid: {e}"))?;
+            request.extensions.insert(k, v);
+        }
+    }
+    Ok(request)
+}
+
+/// `GET /graphql`: `?query=` executes a query; without it a browser gets GraphiQL.
+pub async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params: Vec<(String, String)> = raw
+        .as_deref()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(query) = param("query") else {
+        let wants_html = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|accept| accept.contains("text/html"));
+        if wants_html {
+            return graphiql_page();
+        }
+        let media = accepted_type(&headers).unwrap_or(MediaType::Json);
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            "GET /graphql needs `?query=`, or `Accept: text/html` for GraphiQL",
+        );
+    };
+    let Some(media) = accepted_type(&headers) else {
+        return not_acceptable();
+    };
+    let json_param = |name: &str| -> Result<Option<Value>, String> {
+        match param(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => {
+                let v: Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("`{name}` is not JSON: {e}"))?;
+                optional_object(Some(&v), name)
+            }
+        }
+    };
+    let request = json_param("variables").and_then(|variables| {
+        let extensions = json_param("extensions")?;
+        request_from_parts(
+            query,
+            param("operationName").filter(|n| !n.is_empty()),
+            variables,
+            extensions,
+        )
+    });
+    let mut request = match request {
+        Ok(r) => r,
+        Err(message) => {
+            return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message)
+        }
+    };
+    // A GET can be triggered by a link or an <img>: it may read, never write.
+    // A document that does not parse goes on to execution, which reports it.
+    let operation_name = request.operation_name.clone();
+    if let Ok(doc) = request.parsed_query() {
+        if selected_operation_is_mutation(doc, operation_name.as_deref()) {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    execute(&state, request, media).await
+}
+
+fn selected_operation_is_mutation(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> bool {
+    use async_graphql::parser::types::DocumentOperations;
+    let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => is_mutation(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .any(|(n, op)| n.as_str() == name && is_mutation(op.node.ty)),
+        // Ambiguous without a name: execution refuses it anyway, but
+        // never let a GET get as far as a mutation.
+        (DocumentOperations::Multiple(ops), None) => ops.values().any(|op| is_mutation(op.node.ty)),
+    }
+}
+
+/// Runs a request under the deadline and encodes the answer for `media`.
+async fn execute(state: &AppState, request: async_graphql::Request, media: MediaType) -> Response {
+    let executed = Arc::new(Executed::default());
+    let request = super::per_request(state, request).data(executed.clone());
+    let deadline = Duration::from_secs(state.config.limits.query_timeout_secs.max(1));
+    let response = match tokio::time::timeout(deadline, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?deadline, "GraphQL request ran out of time; cancelled");
+            let message = format!(
+                "the request did not finish within {}s (QUERY_TIMEOUT_SECS): ask for less (a shorter range, fewer reports) or retry later",
+                deadline.as_secs()
+            );
+            let mut response = request_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                QUERY_TIMEOUT,
+                &message,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
+    };
+    encode(response, executed.get(), media)
+}
+
+/// Gives every error a code: errors from before execution are the
+/// document's fault; during execution, async-graphql's own argument
+/// coercion errors ("Failed to parse \"Int\"…") are the input's, and
+/// anything else without a code is internal.
+fn assign_codes(errors: &mut [ServerError], executed: bool) {
+    for error in errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        // Parse errors got their code where they were found.
+        let code = if !executed {
+            VALIDATION_FAILED
+        } else if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
+        {
+            "BAD_USER_INPUT"
+        } else {
+            "INTERNAL_SERVER_ERROR"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+}
+
+fn error_code(error: &ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn encode(mut response: async_graphql::Response, executed: bool, media: MediaType) -> Response {
+    assign_codes(&mut response.errors, executed);
+    let unavailable = response
+        .errors
+        .iter()
+        .filter_map(error_code)
+        .any(|c| UNAVAILABLE_CODES.contains(&c.as_str()));
+    let (status, body) = if !executed && !response.errors.is_empty() {
+        // Refused before execution: no `data` entry at all.
+        let status = match media {
+            MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+            MediaType::Json => StatusCode::OK,
+        };
+        (status, json!({ "errors": response.errors }))
+    } else {
+        let body = serde_json::to_value(&response).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "GraphQL response could not be encoded");
+            json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
+        });
+        (StatusCode::OK, body)
+    };
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status
+    };
+    let mut http = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        )],
+        body.to_string(),
+    )
+        .into_response();
+    if unavailable {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    http
+}
+
+fn graphiql_page() -> Response {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .finish(),
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_and_wildcard_accepts_get_plain_json() {
+        for accept in [
+            None,
+            Some(""),
+            Some("application/json"),
+            Some("*/*"),
+            Some("application/*"),
+            Some("text/html, */*;q=0.8"),
+        ] {
+            assert_eq!(negotiate(accept), Some(MediaType::Json), "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn the_spec_type_is_used_only_when_accepted() {
+        assert_eq!(
+            negotiate(Some("application/graphql-response+json")),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            negotiate(Some("application/json, application/graphql-response+json")),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            negotiate(Some(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            negotiate(Some("application/graphql-response+json;charset=utf-8")),
+            Some(MediaType::GraphqlResponse)
+        );
+    }
+
+    #[test]
+    fn nothing_acceptable_is_none() {
+        assert_eq!(negotiate(Some("text/html")), None);
+        assert_eq!(negotiate(Some("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn only_json_bodies_are_taken() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            is_json_body(&h)
+        };
+        assert!(with("application/json").is_ok());
+        assert!(with("Application/JSON; charset=utf-8").is_ok());
+        assert!(with("application/graphql-response+json").is_ok());
+        assert!(with("text/plain").is_err());
+        assert!(with("application/x-www-form-urlencoded").is_err());
+        assert!(with("application/json; charset=latin1").is_err());
+        assert!(is_json_body(&HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn bodies_without_a_string_query_are_refused() {
+        assert!(parse_body(b"{\"query\":\"{ a }\"}").is_ok());
+        assert!(parse_body(b"{\"query\":\"{ a }\",\"variables\":null}").is_ok());
+        assert!(parse_body(b"{}").is_err());
+        assert!(parse_body(b"{\"query\":1}").is_err());
+        assert!(parse_body(b"[]").is_err());
+        assert!(parse_body(b"{\"query\":\"{ a }\",\"variables\":[]}").is_err());
+        assert!(parse_body(b"not json").is_err());
+    }
+}
