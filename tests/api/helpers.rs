@@ -69,6 +69,16 @@ pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
 
 /// Spawns the service after `configure` adjusted its configuration.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    spawn(configure, false).await
+}
+
+/// Spawns the service as `serve --demo` runs it: the default demo data,
+/// ending today, seeded before the first request.
+pub async fn spawn_demo_app() -> TestApp {
+    spawn(|_| {}, true).await
+}
+
+async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("Failed to create a temporary directory");
     let mut config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -84,6 +94,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     let app = Application::build(config)
         .await
         .expect("Failed to build the application");
+    if demo {
+        growth_analytics::demo::seed_if_empty(app.state(), false)
+            .await
+            .expect("Failed to seed the demo data");
+    }
     let address = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {

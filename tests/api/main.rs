@@ -13,6 +13,7 @@ mod helpers;
 mod import;
 mod materialize;
 mod postgres;
+mod readme;
 mod reports;
 mod schema;
 mod shutdown;
