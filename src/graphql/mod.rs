@@ -15,13 +15,12 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -99,7 +98,7 @@ async fn get_graphql(State(state): State<AppState>, request: Request) -> Respons
             .and_then(|v| v.to_str().ok())
             .is_none_or(|accept| accept.contains("text/html") || accept.contains("*/*"));
         if wants_html {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+            return crate::graphiql::page();
         }
         return (
             StatusCode::BAD_REQUEST,
