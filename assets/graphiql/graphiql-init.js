@@ -41,8 +41,8 @@
     isHeadersEditorEnabled: true,
     // Headers can hold credentials: never written to localStorage.
     shouldPersistHeaders: false,
-    defaultQuery: "# Welcome to the growth-analytics GraphQL API.\n" +
-      "# Ctrl-Enter runs the query; the Docs button (top left) shows the schema.\n\n" +
+    defaultQuery: "# growth-analytics: Ctrl-Enter runs the query,\n" +
+      "# the book icon on the left opens the schema's docs.\n\n" +
       "{\n  classify(url: \"https://example.com/?utm_source=google&utm_medium=cpc\") {\n    channel\n  }\n}\n"
   };
   if (key) {
