@@ -4,7 +4,8 @@
 #   bash assets/graphiql/refresh.sh [GRAPHIQL_VERSION [REACT_VERSION]]
 #
 # npm checks each tarball against the registry's integrity hash; the files are
-# copied byte for byte (no rebuild), with their licences, and SHA256SUMS is
+# copied byte for byte (no rebuild), with their licences (and, for the
+# packages bundled into GraphiQL, THIRD-PARTY-NOTICES.md), and SHA256SUMS is
 # rewritten so a review sees exactly what changed. After a version change,
 # update the file names in src/graphiql.rs and index.html (the unit tests in
 # src/graphiql.rs fail until they agree), then run the browser test.
@@ -34,6 +35,18 @@ cp "$tmp/react/package/umd/react.production.min.js" "vendor/react-$REACT.product
 cp "$tmp/react/package/LICENSE" vendor/LICENSE.react
 cp "$tmp/react-dom/package/umd/react-dom.production.min.js" "vendor/react-dom-$REACT.production.min.js"
 cp "$tmp/react-dom/package/LICENSE" vendor/LICENSE.react-dom
+
+# The bundle's own dependencies, for their licence texts.
+mkdir "$tmp/deps"
+(cd "$tmp/deps" && npm init -y >/dev/null &&
+    npm install --silent --ignore-scripts --no-audit --no-fund "graphiql@$GRAPHIQL" "react@$REACT" "react-dom@$REACT" graphql@16 >/dev/null)
+map="$tmp/graphiql/package/graphiql.min.js.map"
+missing=$(node third-party-notices.mjs --missing "$map" "$tmp/deps/node_modules")
+if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086 # one package name a word
+    (cd "$tmp/deps" && npm install --silent --ignore-scripts --no-audit --no-fund --no-save $missing >/dev/null)
+fi
+node third-party-notices.mjs "$map" "$tmp/deps/node_modules"
 
 (cd vendor && sha256sum -- * | grep -v ' SHA256SUMS$' >SHA256SUMS)
 cat vendor/SHA256SUMS
