@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ingest;

@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::limits::{Executed, VALIDATION_FAILED};
@@ -275,7 +275,7 @@ pub async fn get_graphql(
             .and_then(|v| v.to_str().ok())
             .is_none_or(|accept| accept.contains("text/html"));
         if wants_html {
-            return graphiql_page();
+            return crate::graphiql::page();
         }
         let media = accepted_type(&headers).unwrap_or(MediaType::Json);
         return request_error(
@@ -455,15 +455,6 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     http
-}
-
-fn graphiql_page() -> Response {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .finish(),
-    )
-    .into_response()
 }
 
 #[cfg(test)]

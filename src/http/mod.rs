@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(crate::ingest::rest::router())
         .merge(crate::graphql::router())
+        .merge(crate::graphiql::router())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

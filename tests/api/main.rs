@@ -3,6 +3,7 @@
 
 mod attribution;
 mod bench;
+mod browser;
 mod concurrency;
 mod demo;
 mod graphql;
@@ -11,6 +12,7 @@ mod group_commit;
 mod health;
 mod helpers;
 mod import;
+mod introspection;
 mod materialize;
 mod postgres;
 mod readme;
