@@ -4,6 +4,7 @@
 mod attribution;
 mod bench;
 mod concurrency;
+mod connections;
 mod demo;
 mod graphql;
 mod group_commit;
