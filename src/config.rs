@@ -114,7 +114,8 @@ pub struct HttpConfig {
     #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_secs: u64,
     /// Seconds a kept-alive connection may sit idle between requests before
-    /// the server closes it.
+    /// the server closes it. Also the longest a client may stall, not
+    /// reading, while a response is sent to it.
     #[arg(long, env = "KEEP_ALIVE_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub keep_alive_idle_timeout_secs: u64,
     /// Most client connections open at once. Lowered at start-up to what the

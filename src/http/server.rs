@@ -12,6 +12,8 @@
 //! - reading a body: at most `header_read_timeout` between two pieces of it;
 //! - busy: the handler runs or its response is being produced; not bounded
 //!   here (how long a request may take is the handlers' business);
+//! - sending: the client does not take the response as fast as it is sent
+//!   (the socket's buffer is full); at most `idle_timeout` without progress;
 //! - idle: from the end of a response to the next request's first byte; at
 //!   most `idle_timeout`.
 //!
@@ -303,7 +305,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Where a connection is in its life; each variant but `Busy` carries when it
-/// began.
+/// began (or last made progress).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for (the rest of) a request head.
@@ -312,6 +314,8 @@ enum Phase {
     ReadingBody(Instant),
     /// A request is being handled or answered.
     Busy,
+    /// The client is not reading the response; when it last took some.
+    Sending(Instant),
     /// Between a response and the next request.
     Idle(Instant),
 }
@@ -323,7 +327,7 @@ impl Phase {
             Phase::ReadingHead(since) | Phase::ReadingBody(since) => {
                 Some(since + settings.header_read_timeout)
             }
-            Phase::Idle(since) => Some(since + settings.idle_timeout),
+            Phase::Idle(since) | Phase::Sending(since) => Some(since + settings.idle_timeout),
             Phase::Busy => None,
         }
     }
@@ -333,7 +337,7 @@ impl Phase {
     fn evictable_since(self) -> Option<Instant> {
         match self {
             Phase::ReadingHead(since) | Phase::Idle(since) => Some(since),
-            Phase::ReadingBody(_) | Phase::Busy => None,
+            Phase::ReadingBody(_) | Phase::Busy | Phase::Sending(_) => None,
         }
     }
 }
@@ -355,8 +359,14 @@ struct Activity {
     /// Milliseconds since `epoch` of the last piece of the current request
     /// body, or UNSET when no body is being received.
     body_progress: AtomicU64,
-    /// Milliseconds since `epoch` at which the connection last went idle.
+    /// Milliseconds since `epoch` at which the last response ended.
     idle_since: AtomicU64,
+    /// Milliseconds since `epoch` of the last successful write.
+    last_write: AtomicU64,
+    /// The last write found the socket's buffer full: the client is not
+    /// reading (hyper keeps writing until its buffer is empty or it is told
+    /// to wait, so between two polls this is exactly "data waits").
+    write_blocked: AtomicBool,
     /// Set by the accept loop to ask the connection to close to make room.
     evict: AtomicBool,
     /// Wakes the connection's task: its deadline moved earlier, or `evict`.
@@ -372,6 +382,8 @@ impl Activity {
             head_since: AtomicU64::new(0),
             body_progress: AtomicU64::new(UNSET),
             idle_since: AtomicU64::new(0),
+            last_write: AtomicU64::new(0),
+            write_blocked: AtomicBool::new(false),
             evict: AtomicBool::new(false),
             wake: Notify::new(),
         }
@@ -386,14 +398,22 @@ impl Activity {
     }
 
     fn phase(&self) -> Phase {
-        if self.in_flight.load(Relaxed) > 0 {
+        if self.write_blocked.load(Relaxed) {
+            Phase::Sending(self.at(self.last_write.load(Relaxed)))
+        } else if self.in_flight.load(Relaxed) > 0 {
             match self.body_progress.load(Relaxed) {
                 UNSET => Phase::Busy,
                 at => Phase::ReadingBody(self.at(at)),
             }
         } else {
             match self.head_since.load(Relaxed) {
-                UNSET => Phase::Idle(self.at(self.idle_since.load(Relaxed))),
+                // The end of a response may have been sent after its body was.
+                UNSET => Phase::Idle(
+                    self.at(self
+                        .idle_since
+                        .load(Relaxed)
+                        .max(self.last_write.load(Relaxed))),
+                ),
                 at => Phase::ReadingHead(self.at(at)),
             }
         }
@@ -408,11 +428,22 @@ impl Activity {
         }
     }
 
-    /// Bytes left: the end of a response is still being sent, so the idle
-    /// time starts after it.
+    /// Bytes left for the client.
     fn bytes_written(&self) {
-        if self.in_flight.load(Relaxed) == 0 && self.head_since.load(Relaxed) == UNSET {
-            self.idle_since.store(self.now(), Relaxed);
+        self.last_write.store(self.now(), Relaxed);
+        self.write_blocked.store(false, Relaxed);
+    }
+
+    /// The client's receive window and our socket buffer are full.
+    fn write_blocked(&self) {
+        self.write_blocked.store(true, Relaxed);
+    }
+
+    fn wrote(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => self.bytes_written(),
+            Poll::Pending => self.write_blocked(),
+            Poll::Ready(_) => {}
         }
     }
 
@@ -469,9 +500,7 @@ impl AsyncWrite for TrackedIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.stream).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.bytes_written();
-        }
+        this.activity.wrote(&result);
         result
     }
 
@@ -482,9 +511,7 @@ impl AsyncWrite for TrackedIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.bytes_written();
-        }
+        this.activity.wrote(&result);
         result
     }
 
@@ -798,6 +825,10 @@ mod tests {
             Phase::Idle(t).deadline(&s),
             Some(t + Duration::from_secs(60))
         );
+        assert_eq!(
+            Phase::Sending(t).deadline(&s),
+            Some(t + Duration::from_secs(60))
+        );
         assert_eq!(Phase::Busy.deadline(&s), None);
     }
 
@@ -808,6 +839,7 @@ mod tests {
         assert_eq!(Phase::Idle(t).evictable_since(), Some(t));
         assert_eq!(Phase::ReadingBody(t).evictable_since(), None);
         assert_eq!(Phase::Busy.evictable_since(), None);
+        assert_eq!(Phase::Sending(t).evictable_since(), None);
     }
 
     #[test]
@@ -828,6 +860,12 @@ mod tests {
         assert!(matches!(activity.phase(), Phase::ReadingHead(_)));
         activity.request_started(false);
         assert_eq!(activity.phase(), Phase::Busy);
+        activity.request_finished();
+        // A response whose end waits for the client to read it is not idle.
+        activity.write_blocked();
+        assert!(matches!(activity.phase(), Phase::Sending(_)));
+        activity.bytes_written();
+        assert!(matches!(activity.phase(), Phase::Idle(_)));
     }
 
     #[test]
