@@ -257,3 +257,16 @@ async fn a_body_shorter_than_its_content_length_gets_400_with_a_json_error() {
     assert_eq!(body["error"], "unreadable_body");
     assert_eq!(app.counts().await, (0, 0), "nothing stored");
 }
+
+#[tokio::test]
+async fn at_shutdown_an_idle_kept_alive_connection_is_closed_at_once() {
+    let app = app_with_timeouts(30, 30).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(HEALTHZ).await.unwrap();
+    let (status, _) = read_response(&mut stream).await.expect("an answer");
+    assert_eq!(status, 200);
+    // Dropping the app asks the server to stop.
+    drop(app);
+    let after = closed_after(&mut stream, Duration::from_secs(5)).await;
+    assert!(after < Duration::from_secs(2), "closed after {after:?}");
+}
