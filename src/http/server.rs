@@ -67,6 +67,8 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (out of descriptors, say), so the loop
 /// neither spins nor gives up.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// After closing a connection to free its descriptor, the time to let it go.
+const EVICTION_PAUSE: Duration = Duration::from_millis(10);
 /// At the cap, how often to look again for a connection to close.
 const ROOM_RETRY: Duration = Duration::from_millis(100);
 /// A connection this young is not closed to admit another: it has barely had
@@ -159,11 +161,16 @@ pub async fn serve(
                         "failed to accept a connection (out of file descriptors?); retrying shortly"
                     );
                 }
-                // Out of descriptors: an idle connection's is the one to free.
-                registry.evict_one(Duration::ZERO);
+                // Out of descriptors: an idle connection's is the one to free,
+                // and it is free as soon as that connection's task has run.
+                let pause = if registry.evict_one(Duration::ZERO) {
+                    EVICTION_PAUSE
+                } else {
+                    ACCEPT_BACKOFF
+                };
                 tokio::select! {
                     () = &mut shutdown => break,
-                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    () = tokio::time::sleep(pause) => continue,
                 }
             }
         };
