@@ -3,7 +3,7 @@
 //!
 //! `axum::serve` keeps a connection for as long as the client likes: 600 idle
 //! sockets used up a 512-descriptor limit and `/healthz` stopped answering.
-//! Here every connection is in one of four [`Phase`]s, tracked from its socket
+//! Here every connection is in one of five [`Phase`]s, tracked from its socket
 //! and its request and response bodies, and each phase but "busy" is bounded:
 //!
 //! - reading a head: from the accept, or on a kept-alive connection from the
