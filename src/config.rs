@@ -141,6 +141,45 @@ impl Default for Limits {
     }
 }
 
+/// How the HTTP server treats connections: every limit here exists so that
+/// idle or slow clients cannot hold sockets (file descriptors) forever and
+/// crowd out the ones that send requests.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers, counted from the
+    /// connection's accept (or, on a kept-alive connection, from the first
+    /// byte of the next request). Also the longest pause allowed while a
+    /// request body is being sent. Past it the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before
+    /// the server closes it. Also the longest a client may stall, not
+    /// reading, while a response is sent to it.
+    #[arg(long, env = "KEEP_ALIVE_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_idle_timeout_secs: u64,
+    /// Most client connections open at once. Lowered at start-up to what the
+    /// open-file limit leaves after the database pools' share. At the cap the
+    /// least recently active idle connection is closed to admit a new one;
+    /// when every connection is busy, new ones wait until one finishes.
+    #[arg(long, env = "MAX_CLIENT_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_client_connections: u64,
+    /// Largest request head (request line and headers), in bytes: larger
+    /// ones get 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024))]
+    pub max_header_bytes: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            keep_alive_idle_timeout_secs: 60,
+            max_client_connections: 1024,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
 /// How pageviews are classified and attributed.
 #[derive(Debug, Clone, Args)]
 pub struct AttributionConfig {
@@ -200,6 +239,8 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub limits: Limits,
     #[command(flatten)]
+    pub http: HttpConfig,
+    #[command(flatten)]
     pub attribution: AttributionConfig,
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
@@ -217,6 +258,7 @@ impl Default for ServeConfig {
             database: DatabaseConfig::default(),
             database_read_url: None,
             limits: Limits::default(),
+            http: HttpConfig::default(),
             attribution: AttributionConfig::default(),
             shutdown_grace_secs: 30,
             demo: false,

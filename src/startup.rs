@@ -111,8 +111,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// (up to the configured grace period). A request that was acknowledged
+    /// Serves until `shutdown` completes, then closes idle connections and
+    /// lets in-flight requests finish (up to the configured grace period).
+    /// Connection limits and timeouts: see [`crate::http::server`]. A request that was acknowledged
     /// has already committed, so stopping here loses nothing.
     pub async fn run_until(
         self,
@@ -132,7 +133,8 @@ impl Application {
             std::future::pending::<()>().await
         }));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let settings = crate::http::server::ServerSettings::from_config(&self.state.config);
+        let server = crate::http::server::serve(self.listener, self.router, settings, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
@@ -142,7 +144,7 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("Server failed"),
+            () = server => Ok(()),
             () = drain_deadline => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
                 Ok(())

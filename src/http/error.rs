@@ -2,6 +2,7 @@
 //! internal errors are logged with their cause chain and shown as a generic
 //! message, so no SQL or stack detail ever reaches a client.
 
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +17,11 @@ pub enum ApiError {
     /// The body is not JSON, or not an object/array (400).
     #[error(transparent)]
     BadJson(#[from] JsonBodyError),
+    /// The body could not be read in full (400): a malformed chunked
+    /// encoding, a body shorter than its `Content-Length`. The client's
+    /// fault, and worth a retry, never a 500.
+    #[error("the request body could not be read: it is malformed (chunked encoding) or shorter than its Content-Length")]
+    UnreadableBody,
     /// The body exceeds the configured limit (413).
     #[error("body exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
@@ -42,10 +48,24 @@ impl From<IngestError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// What a failure to read the request body means: over `limit` is 413,
+    /// any other failure is the client's (400).
+    pub fn from_body_rejection(rejection: BytesRejection, limit: usize) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge { limit }
+        } else {
+            tracing::debug!(error = %rejection.body_text(), "unreadable request body");
+            ApiError::UnreadableBody
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),

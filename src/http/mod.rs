@@ -6,6 +6,7 @@
 
 pub mod error;
 mod health;
+pub mod server;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;

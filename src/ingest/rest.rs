@@ -8,7 +8,6 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -48,13 +47,7 @@ pub struct SpendSummary {
 
 fn body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge {
-                limit: state.config.limits.max_body_bytes,
-            }
-        } else {
-            ApiError::Internal(anyhow::anyhow!("Failed to read the body: {rejection}"))
-        }
+        ApiError::from_body_rejection(rejection, state.config.limits.max_body_bytes)
     })
 }
 

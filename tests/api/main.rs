@@ -5,6 +5,7 @@ mod attribution;
 mod bench;
 mod browser;
 mod concurrency;
+mod connections;
 mod demo;
 mod graphql;
 mod graphql_http;

@@ -54,6 +54,7 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
     // Sixteen batches of 2,000 pageviews: more work than the server can do
     // before the signal arrives.
     let mut requests = Vec::new();
+    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::channel::<()>(16);
     for b in 0..16 {
         let batch: Vec<Value> = (0..2000)
             .map(|i| {
@@ -65,13 +66,18 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
             })
             .collect();
         let url = format!("{base}/webhooks/pageviews");
+        let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
             let response = reqwest::Client::new().post(url).json(&batch).send().await;
+            let _ = answered.send(()).await;
             (response, Instant::now())
         }));
     }
-    // Let every request reach the server, then ask it to stop.
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    // Signal once the server has answered its first batch: the writer commits
+    // at most 10,000 rows a group, so the other batches are then still being
+    // read, queued or written. (A fixed sleep raced the clients on a busy
+    // machine: sometimes no request had reached the server yet.)
+    let _ = tokio::time::timeout(Duration::from_secs(30), answered_rx.recv()).await;
     let pid = child.id().expect("the server is running") as libc::pid_t;
     // SAFETY: sends a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
