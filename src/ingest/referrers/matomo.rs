@@ -114,7 +114,7 @@ pub(super) enum ListError {
     #[error("{file}: {source}")]
     Yaml {
         file: &'static str,
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     #[error("{file}: pattern {pattern:?} under {name:?}: {source}")]
     Pattern {
@@ -136,7 +136,7 @@ impl Lists {
         let engines: HashMap<String, Vec<RawDefinition>> = serde_saphyr::from_str(SEARCH_ENGINES)
             .map_err(|source| ListError::Yaml {
             file: "matomo-SearchEngines.yml",
-            source,
+            source: Box::new(source),
         })?;
         for (name, definitions) in engines {
             if NOT_SEARCH.contains(&name.as_str()) {
@@ -159,7 +159,10 @@ impl Lists {
             ("matomo-Socials.yml", SOCIALS, List::Socials),
         ] {
             let sites: HashMap<String, Vec<String>> =
-                serde_saphyr::from_str(text).map_err(|source| ListError::Yaml { file, source })?;
+                serde_saphyr::from_str(text).map_err(|source| ListError::Yaml {
+                    file,
+                    source: Box::new(source),
+                })?;
             for (name, urls) in sites {
                 let site = lists.add_site(name, list);
                 for url in &urls {
@@ -296,7 +299,9 @@ impl Condition {
             None => referrer.path.to_owned(),
         };
         patterns.iter().any(|r| r.is_match(&path_and_query))
-            || literal_paths.iter().any(|p| *p == path_and_query)
+            || literal_paths
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&path_and_query))
     }
 }
 
