@@ -1338,4 +1338,28 @@ mod tests {
         let (ch, _) = channel_for("chatgpt", "cpc", None, None);
         assert_eq!(ch, Channel::PaidOther);
     }
+
+    #[test]
+    fn sources_matomo_knows_and_google_does_not_get_matomos_category_a_deviation() {
+        let c = run(&page("utm_source=bluesky&utm_medium=paid"), None);
+        assert_eq!(c.channel, Channel::PaidSocial);
+        assert_eq!(c.rule, "utm_medium 'paid' on social source 'bluesky'");
+        assert_eq!(
+            channel("utm_source=brave&utm_medium=cpc", None),
+            Channel::PaidSearch
+        );
+    }
+
+    #[test]
+    fn known_referrers_are_named_by_site_where_ga4_names_the_host_a_deviation() {
+        // GA4 reports `m.facebook.com / referral`; the channel is the same.
+        let c = run(&page(""), Some("https://m.facebook.com/story.php"));
+        assert_eq!(
+            (c.source.as_str(), c.medium.as_str()),
+            ("facebook", "social")
+        );
+        assert_eq!(c.channel, Channel::OrganicSocial);
+        let (ga4, _) = channel_for("m.facebook.com", "referral", None, None);
+        assert_eq!(ga4, c.channel);
+    }
 }

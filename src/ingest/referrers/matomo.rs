@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 /// `data/matomo-SearchEngines.yml`, unchanged from upstream.
@@ -236,12 +236,15 @@ fn keyword_condition(name: &str, definition: &RawDefinition) -> Result<Condition
     let compile = |pattern: &str| {
         php_regex(pattern)
             .map(|body| {
-                Regex::new(body).map_err(|source| ListError::Pattern {
-                    file: "matomo-SearchEngines.yml",
-                    name: name.to_owned(),
-                    pattern: pattern.to_owned(),
-                    source: Box::new(source),
-                })
+                RegexBuilder::new(body)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|source| ListError::Pattern {
+                        file: "matomo-SearchEngines.yml",
+                        name: name.to_owned(),
+                        pattern: pattern.to_owned(),
+                        source: Box::new(source),
+                    })
             })
             .transpose()
     };
@@ -351,16 +354,31 @@ impl Index {
                     .is_none_or(|p| path_has_prefix(referrer.path, p))
                 && e.condition.holds(referrer)
         };
-        let exact = self.exact.get(host).into_iter().flatten();
+        // A path-scoped entry wins at once; otherwise the first plain one.
+        let mut plain = None;
+        let exact = self.exact.get(host).map(Vec::as_slice).unwrap_or_default();
+        for entry in exact.iter().filter(applies) {
+            if entry.path.is_some() {
+                return Some(entry.site);
+            }
+            plain.get_or_insert(entry.site);
+        }
+        if self.placeholders.is_empty() {
+            return plain;
+        }
         let labels: Vec<&str> = host.split('.').collect();
         let patterned = self
             .placeholders
             .iter()
             .filter(|(pattern, _)| placeholder_match(pattern, &labels))
-            .map(|(_, e)| e);
-        let mut candidates: Vec<&Entry> = exact.chain(patterned).filter(applies).collect();
-        candidates.sort_by_key(|e| e.path.is_none());
-        candidates.first().map(|e| e.site)
+            .map(|(_, entry)| entry);
+        for entry in patterned.filter(applies) {
+            if entry.path.is_some() {
+                return Some(entry.site);
+            }
+            plain.get_or_insert(entry.site);
+        }
+        plain
     }
 }
 
@@ -446,7 +464,7 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_lists_parse_with_every_pattern_compiling() {
+    fn the_embedded_lists_parse_and_the_keyword_patterns_in_use_compile() {
         let lists = Lists::parse().expect("the embedded lists parse");
         assert!(lists.sites.len() > 400, "{}", lists.sites.len());
         assert!(
