@@ -7,14 +7,16 @@
 //! 2. An ad click id: `gclid`, `gbraid`, `wbraid`, `dclid` → `google / cpc`,
 //!    `msclkid` → `bing / cpc`. `fbclid` is deliberately ignored: Facebook appends
 //!    it to organic links too, so it says nothing about payment.
-//! 3. An external referrer: a known site's canonical name (`www.google.de` →
-//!    `google`) with medium `organic` (search), `social` (social networks) or
-//!    `email` (webmail), `referral` otherwise; an unknown site's host without `www.`.
+//! 3. An external referrer: a known site's source name (`www.google.de` →
+//!    `google`, see [`referrers::lookup_referrer`]) with medium `organic` (search
+//!    engines), `social` (social networks) or `referral` (video, shopping and AI
+//!    sites, whose channel comes from the source); an unknown site's host without
+//!    `www.` with medium `referral`. Webmail is an unknown site, as in GA4: a link
+//!    clicked in Gmail arrives as `mail.google.com / referral` unless the email's
+//!    links carry UTM parameters.
 //! 4. Otherwise `(direct) / (none)`.
 //!
 //! The channel is then GA4's default channel group, computed by [`channel_for`].
-
-use std::borrow::Cow;
 
 use url::Url;
 
@@ -160,11 +162,15 @@ pub fn classify(url: &Url, referrer: Option<&Url>, site_hosts: &[String]) -> Cla
 /// [`referrers::lookup_source`] applied to `source`, so `utm_source=facebook` is a
 /// social site. `click_id` is the click-id parameter's name (`gclid`, `msclkid`, …).
 ///
-/// Rules are GA4's, first match wins, with one deviation: AI_ASSISTANTS is checked
-/// right after ORGANIC_SEARCH, before REFERRAL, so that a `chatgpt.com` referrer
-/// (medium `referral`) is an AI assistant rather than a referral. GA4 added this
-/// channel in 2025 and places it before Referral as well. `podcast` counts as an
-/// audio medium alongside GA4's `audio`.
+/// Rules are Google's published GA4 default channel group, first match wins, with
+/// two documented deviations (README, "Channel classification"):
+/// - AI_ASSISTANTS is an extension, checked right after ORGANIC_SEARCH and before
+///   REFERRAL, so that a `chatgpt.com` referrer (medium `referral`) is an AI
+///   assistant rather than a referral: source is an AI assistant, or medium is
+///   `ai` or `ai-assistant`. GA4 reports that traffic as REFERRAL.
+/// - AUDIO also takes medium `podcast`, the common tag of podcast sponsorships;
+///   Google's rule is medium exactly `audio`, and GA4 reports `podcast` as
+///   UNASSIGNED, the only channel this can move traffic out of.
 pub fn channel_for(
     source: &str,
     medium: &str,
@@ -349,7 +355,7 @@ fn decide(
     if medium.eq_ignore_ascii_case("organic") {
         return (Channel::OrganicSearch, med());
     }
-    // Deviation from GA4's published order, see `channel_for`.
+    // An extension of GA4's rules, see `channel_for`.
     if site(SiteKind::AiAssistant) {
         return (
             Channel::AiAssistants,
@@ -371,17 +377,17 @@ fn decide(
         return (Channel::Email, origin.source_text(source));
     }
     if eq_any(medium, &EMAIL) {
-        let text = match origin {
-            Origin::Referrer(_) if site(SiteKind::Email) => origin.site_text(source, "email site"),
-            _ => med(),
-        };
-        return (Channel::Email, text);
+        return (Channel::Email, med());
     }
     if medium.eq_ignore_ascii_case("affiliate") {
         return (Channel::Affiliates, med());
     }
-    if eq_any(medium, &["audio", "podcast"]) {
+    if medium.eq_ignore_ascii_case("audio") {
         return (Channel::Audio, med());
+    }
+    // Deviation from GA4, see `channel_for`.
+    if medium.eq_ignore_ascii_case("podcast") {
+        return (Channel::Audio, format!("{} counts as audio", med()));
     }
     if source.eq_ignore_ascii_case("sms") {
         return (Channel::Sms, origin.source_text(source));
@@ -554,23 +560,21 @@ impl<'a> External<'a> {
         if internal {
             return None;
         }
-        let known = referrers::lookup(host).filter(|s| s.kind != SiteKind::Other);
-        let (source, medium) = match known {
+        let (source, medium) = match referrers::lookup_referrer(referrer) {
             Some(site) => {
                 let medium = match site.kind {
                     SiteKind::Search => "organic",
                     SiteKind::Social => "social",
-                    SiteKind::Email => "email",
                     // Video, shopping and AI sites: the channel comes from the source.
-                    _ => "referral",
+                    SiteKind::Video | SiteKind::Shopping | SiteKind::AiAssistant => "referral",
                 };
-                (Cow::Borrowed(site.source), medium)
+                (site.source, medium)
             }
-            None => (Cow::Owned(bare.to_ascii_lowercase()), "referral"),
+            None => (bare.to_ascii_lowercase(), "referral"),
         };
         Some(External {
             host,
-            source: source.into_owned(),
+            source,
             medium,
         })
     }
@@ -811,10 +815,11 @@ mod tests {
 
     #[test]
     fn amazon_referrer_is_organic_shopping() {
+        // Google lists the host amazon.com, Matomo has no shopping list.
         let c = run(&page(""), Some("https://www.amazon.com/dp/B07"));
         assert_eq!(
             (c.source.as_str(), c.medium.as_str()),
-            ("amazon", "referral")
+            ("amazon.com", "referral")
         );
         assert_eq!(c.channel, Channel::OrganicShopping);
     }
@@ -905,11 +910,14 @@ mod tests {
     }
 
     #[test]
-    fn gmail_referrer_is_email() {
+    fn webmail_referrer_is_a_referral_as_in_ga4() {
         let c = run(&page(""), Some("https://mail.google.com/"));
-        assert_eq!((c.source.as_str(), c.medium.as_str()), ("gmail", "email"));
-        assert_eq!(c.channel, Channel::Email);
-        assert_eq!(c.rule, "referrer mail.google.com is email site 'gmail'");
+        assert_eq!(
+            (c.source.as_str(), c.medium.as_str()),
+            ("mail.google.com", "referral")
+        );
+        assert_eq!(c.channel, Channel::Referral);
+        assert_eq!(c.rule, "external referrer mail.google.com");
     }
 
     #[test]
@@ -936,14 +944,21 @@ mod tests {
     }
 
     #[test]
-    fn podcast_medium_is_audio() {
+    fn audio_medium_is_audio() {
+        let c = run(&page("utm_source=spotify&utm_medium=Audio"), None);
+        assert_eq!(c.channel, Channel::Audio);
+        assert_eq!(c.rule, "utm_medium 'audio'");
+    }
+
+    #[test]
+    fn podcast_medium_is_audio_a_documented_deviation_from_ga4() {
+        let c = run(&page("utm_source=spotify&utm_medium=podcast"), None);
+        assert_eq!(c.channel, Channel::Audio);
+        assert_eq!(c.rule, "utm_medium 'podcast' counts as audio");
+        // Only an exact `podcast` medium; GA4's rule is exact too.
         assert_eq!(
-            channel("utm_source=spotify&utm_medium=podcast", None),
-            Channel::Audio
-        );
-        assert_eq!(
-            channel("utm_source=spotify&utm_medium=audio", None),
-            Channel::Audio
+            channel("utm_source=spotify&utm_medium=podcasts", None),
+            Channel::Unassigned
         );
     }
 
@@ -1005,7 +1020,7 @@ mod tests {
             ("utm_source=youtube&utm_medium=cpv", None),
             ("utm_source=criteo&utm_medium=display", None),
             ("utm_source=partner&utm_medium=ppc", None),
-            ("", Some("https://www.amazon.de/")),
+            ("", Some("https://www.amazon.com/")),
             ("", Some("https://m.facebook.com/")),
             ("", Some("https://www.youtube.com/")),
             ("", Some("https://www.bing.com/")),
@@ -1174,5 +1189,177 @@ mod tests {
         let c = run(&page(""), Some("https://www.googleadservices.com/pagead"));
         assert_eq!(c.source, "googleadservices.com");
         assert_eq!(c.channel, Channel::Referral);
+    }
+
+    // --- Google's source list, through the full channel rules ---
+
+    /// Google's list, parsed here independently of `referrers`.
+    fn google_list() -> Vec<(String, String)> {
+        let csv = include_str!("../../data/ga4-source-categories.csv");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        reader
+            .records()
+            .map(|r| {
+                let r = r.expect("CSV row");
+                (r[0].to_owned(), r[1].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_source_in_googles_list_gets_its_paid_and_organic_channel() {
+        let rows = google_list();
+        assert_eq!(rows.len(), 819);
+        for (source, category) in rows {
+            let (paid, organic) = match category.as_str() {
+                "SOURCE_CATEGORY_SEARCH" => (Channel::PaidSearch, Channel::OrganicSearch),
+                "SOURCE_CATEGORY_SOCIAL" => (Channel::PaidSocial, Channel::OrganicSocial),
+                "SOURCE_CATEGORY_VIDEO" => (Channel::PaidVideo, Channel::OrganicVideo),
+                "SOURCE_CATEGORY_SHOPPING" => (Channel::PaidShopping, Channel::OrganicShopping),
+                other => panic!("unknown category {other}"),
+            };
+            assert_eq!(channel_for(&source, "cpc", None, None).0, paid, "{source}");
+            let upper = source.to_uppercase();
+            assert_eq!(channel_for(&upper, "Paid", None, None).0, paid, "{source}");
+            let (ch, _) = channel_for(&source, "referral", None, None);
+            assert_eq!(ch, organic, "{source}");
+        }
+    }
+
+    #[test]
+    fn sources_only_googles_list_knows_get_their_paid_channel() {
+        let cases = [
+            ("utm_source=hulu&utm_medium=cpc", Channel::PaidVideo),
+            ("utm_source=netflix&utm_medium=cpc", Channel::PaidVideo),
+            ("utm_source=wistia&utm_medium=cpv", Channel::PaidVideo),
+            ("utm_source=stripe&utm_medium=cpc", Channel::PaidShopping),
+            ("utm_source=alibaba&utm_medium=cpc", Channel::PaidShopping),
+            (
+                "utm_source=mercadolibre&utm_medium=ppc",
+                Channel::PaidShopping,
+            ),
+            ("utm_source=blogher&utm_medium=cpc", Channel::PaidSocial),
+            ("utm_source=snapchat&utm_medium=paid", Channel::PaidSocial),
+            ("utm_source=line&utm_medium=cpc", Channel::PaidSocial),
+            ("utm_source=wechat&utm_medium=cpc", Channel::PaidSocial),
+            ("utm_source=medium.com&utm_medium=cpc", Channel::PaidSocial),
+            ("utm_source=so.com&utm_medium=cpc", Channel::PaidSearch),
+            ("utm_source=msn.com&utm_medium=cpc", Channel::PaidSearch),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(channel(query, None), expected, "{query}");
+        }
+        let c = run(&page("utm_source=Hulu&utm_medium=CPC"), None);
+        assert_eq!(c.rule, "utm_medium 'cpc' on video source 'hulu'");
+    }
+
+    #[test]
+    fn googles_category_wins_over_the_referrer_lists() {
+        let c = run(&page("utm_source=digg&utm_medium=cpc"), None);
+        assert_eq!(c.channel, Channel::PaidSocial);
+        assert_eq!(c.rule, "utm_medium 'cpc' on social source 'digg'");
+
+        let c = run(&page(""), Some("https://shopping.yahoo.com/deals"));
+        assert_eq!(c.source, "shopping.yahoo.com");
+        assert_eq!(c.channel, Channel::OrganicShopping);
+        assert_eq!(
+            channel("utm_source=shopping.yahoo.com&utm_medium=cpc", None),
+            Channel::PaidShopping
+        );
+        for host in ["messages.google.com", "pulse.yahoo.com", "friendfeed.com"] {
+            let c = run(&page(""), Some(&format!("https://{host}/")));
+            assert_eq!(c.channel, Channel::OrganicSocial, "{host}");
+        }
+        let c = run(&page(""), Some("https://www.youtube.com/watch?v=1"));
+        assert_eq!(c.channel, Channel::OrganicVideo);
+    }
+
+    #[test]
+    fn other_products_on_a_search_engines_domain_are_referrals() {
+        for host in [
+            "docs.google.com",
+            "drive.google.com",
+            "support.google.com",
+            "maps.google.com",
+            "accounts.google.com",
+        ] {
+            let c = run(&page(""), Some(&format!("https://{host}/")));
+            assert_eq!((c.source.as_str(), c.channel), (host, Channel::Referral));
+            assert_eq!(c.rule, format!("external referrer {host}"));
+        }
+        for referrer in [
+            "https://www.google.de/",
+            "https://google.co.uk/",
+            "https://www.google.com.br/search?q=livros",
+            "https://WWW.GOOGLE.FR/",
+        ] {
+            let c = run(&page(""), Some(referrer));
+            assert_eq!(
+                (c.source.as_str(), c.channel),
+                ("google", Channel::OrganicSearch),
+                "{referrer}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_news_site_with_a_google_search_box_is_a_referral_unless_searched() {
+        let c = run(&page(""), Some("https://edition.cnn.com/2026/07/01/story"));
+        assert_eq!(c.channel, Channel::Referral);
+        let c = run(&page(""), Some("https://www.cnn.com/"));
+        assert_eq!(c.channel, Channel::Referral);
+        let c = run(&page(""), Some("https://www.cnn.com/search?query=stoics"));
+        assert_eq!(c.channel, Channel::OrganicSearch);
+    }
+
+    #[test]
+    fn newer_networks_search_engines_and_assistants_are_known() {
+        let cases = [
+            ("https://www.threads.net/@someone", Channel::OrganicSocial),
+            ("https://bsky.app/profile/x", Channel::OrganicSocial),
+            ("https://search.brave.com/", Channel::OrganicSearch),
+            ("https://chat.deepseek.com/", Channel::AiAssistants),
+            ("https://x.com/i/grok", Channel::AiAssistants),
+            ("https://x.com/someone/status/1", Channel::OrganicSocial),
+        ];
+        for (referrer, expected) in cases {
+            assert_eq!(channel("", Some(referrer)), expected, "{referrer}");
+        }
+    }
+
+    #[test]
+    fn ai_assistants_come_before_referral_an_extension_of_ga4() {
+        let (ch, rule) = channel_for("chatgpt.com", "referral", None, None);
+        assert_eq!(ch, Channel::AiAssistants);
+        assert_eq!(rule, "source 'chatgpt.com' is an AI assistant");
+        let (ch, _) = channel_for("some-bot", "AI", None, None);
+        assert_eq!(ch, Channel::AiAssistants);
+        // Paid and the earlier organic channels still win, as for any source.
+        let (ch, _) = channel_for("chatgpt", "cpc", None, None);
+        assert_eq!(ch, Channel::PaidOther);
+    }
+
+    #[test]
+    fn sources_matomo_knows_and_google_does_not_get_matomos_category_a_deviation() {
+        let c = run(&page("utm_source=bluesky&utm_medium=paid"), None);
+        assert_eq!(c.channel, Channel::PaidSocial);
+        assert_eq!(c.rule, "utm_medium 'paid' on social source 'bluesky'");
+        assert_eq!(
+            channel("utm_source=brave&utm_medium=cpc", None),
+            Channel::PaidSearch
+        );
+    }
+
+    #[test]
+    fn known_referrers_are_named_by_site_where_ga4_names_the_host_a_deviation() {
+        // GA4 reports `m.facebook.com / referral`; the channel is the same.
+        let c = run(&page(""), Some("https://m.facebook.com/story.php"));
+        assert_eq!(
+            (c.source.as_str(), c.medium.as_str()),
+            ("facebook", "social")
+        );
+        assert_eq!(c.channel, Channel::OrganicSocial);
+        let (ga4, _) = channel_for("m.facebook.com", "referral", None, None);
+        assert_eq!(ga4, c.channel);
     }
 }
