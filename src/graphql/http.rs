@@ -428,14 +428,23 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
             MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
             MediaType::Json => StatusCode::OK,
         };
-        (status, json!({ "errors": response.errors }))
+        #[derive(serde::Serialize)]
+        struct Refused<'a> {
+            errors: &'a [ServerError],
+        }
+        let errors = Refused {
+            errors: &response.errors,
+        };
+        (status, serde_json::to_string(&errors))
     } else {
-        let body = serde_json::to_value(&response).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "GraphQL response could not be encoded");
-            json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
-        });
-        (StatusCode::OK, body)
+        // Straight to text: a `serde_json::Value` would sort the fields,
+        // and GraphQL answers keep the order the query asked for them in.
+        (StatusCode::OK, serde_json::to_string(&response))
     };
+    let body = body.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "GraphQL response could not be encoded");
+        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] }).to_string()
+    });
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -447,7 +456,7 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
             header::CONTENT_TYPE,
             HeaderValue::from_static(media.as_str()),
         )],
-        body.to_string(),
+        body,
     )
         .into_response();
     if unavailable {

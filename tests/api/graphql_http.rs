@@ -280,3 +280,28 @@ async fn a_range_that_ends_before_it_starts_is_refused_and_last_days_needs_no_da
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn answers_keep_the_fields_in_the_order_the_query_asked_for_them() {
+    let app = spawn_app().await;
+    for (query, first, second) in [
+        (
+            "{ pageviews { totalCount } events { totalCount } }",
+            "pageviews",
+            "events",
+        ),
+        (
+            "{ events { totalCount } pageviews { totalCount } }",
+            "events",
+            "pageviews",
+        ),
+    ] {
+        let text = post(&app, None, &json!({ "query": query }))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let (a, b) = (text.find(first).unwrap(), text.find(second).unwrap());
+        assert!(a < b, "{query} → {text}");
+    }
+}
