@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
+
+use crate::domain::{AcceptWindow, DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD_SECS};
 
 /// The embedded default: an SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://growth-analytics.db?mode=rwc";
@@ -69,12 +72,22 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The default body limit, 4 MiB: a full default batch (10,000 items) of
+/// realistic pageviews (UTM-tagged URLs, a referrer, a user id: about 160
+/// bytes each) is 1.6 MB, so 4 MiB holds it with room for items of 400
+/// bytes on average, while one request's parsed JSON (a few times its
+/// size) stays in the tens of megabytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Request limits. Every one exists so that one client cannot take the
 /// service down: a huge body, a huge batch, a query that fans out forever.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
-    /// Largest accepted request body, in bytes (1 MiB).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest accepted webhook body, in bytes (4 MiB: a full default batch
+    /// fits). For a `Content-Encoding: gzip` body this is the size once
+    /// decompressed; a larger one is refused with 413 without inflating
+    /// past the limit.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Most payloads in one webhook batch.
     #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10_000)]
@@ -88,16 +101,44 @@ pub struct Limits {
     /// Highest GraphQL complexity (roughly: fields selected, times page sizes) accepted.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
+    /// Earliest `created_at` a webhook may carry (RFC 3339, or a day
+    /// `YYYY-MM-DD` meaning its midnight UTC), and the earliest spend date.
+    /// Older payloads are refused with 422 naming the field.
+    #[arg(long, env = "EARLIEST_TIMESTAMP", default_value = DEFAULT_EARLIEST, value_parser = earliest)]
+    pub earliest_timestamp: DateTime<Utc>,
+    /// Seconds past the server's clock a `created_at` may lie (senders'
+    /// clock skew; default one day). Later payloads are refused with 422;
+    /// spend dates may be up to the UTC day of that instant.
+    #[arg(long, env = "MAX_FUTURE_SECS", default_value_t = DEFAULT_MAX_AHEAD_SECS)]
+    pub max_future_secs: u64,
+}
+
+impl Limits {
+    /// The time window webhooks and spend are validated against.
+    pub fn accept_window(&self) -> AcceptWindow {
+        AcceptWindow::new(self.earliest_timestamp, self.max_future_secs)
+    }
+}
+
+/// `EARLIEST_TIMESTAMP`: a timestamp as webhooks write them, or a day.
+fn earliest(value: &str) -> Result<DateTime<Utc>, String> {
+    let value = value.trim();
+    match crate::domain::parse_date(value) {
+        Ok(day) => Ok(day.and_time(chrono::NaiveTime::MIN).and_utc()),
+        Err(_) => crate::domain::parse_timestamp(value),
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch_size: 10_000,
             max_page_size: 500,
             max_query_depth: 12,
             max_query_complexity: 50_000,
+            earliest_timestamp: DateTime::<Utc>::UNIX_EPOCH,
+            max_future_secs: DEFAULT_MAX_AHEAD_SECS,
         }
     }
 }

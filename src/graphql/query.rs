@@ -52,7 +52,7 @@ impl WebhookQuery {
         let config = ctx.data::<Arc<ServeConfig>>()?;
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = self::after(after)?;
-        let filter: PageviewFilter = filter.unwrap_or_default().into();
+        let filter: PageviewFilter = filter.unwrap_or_default().try_into()?;
         let mut rows = store
             .pageviews(&filter, cursor, limit as u64 + 1)
             .await
@@ -80,7 +80,7 @@ impl WebhookQuery {
         let config = ctx.data::<Arc<ServeConfig>>()?;
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = self::after(after)?;
-        let filter: EventFilter = filter.unwrap_or_default().into();
+        let filter: EventFilter = filter.unwrap_or_default().try_into()?;
         let mut rows = store
             .events(&filter, cursor, limit as u64 + 1)
             .await

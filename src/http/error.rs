@@ -16,9 +16,15 @@ pub enum ApiError {
     /// The body is not JSON, or not an object/array (400).
     #[error(transparent)]
     BadJson(#[from] JsonBodyError),
-    /// The body exceeds the configured limit (413).
+    /// The body exceeds the configured limit, as sent or decompressed (413).
     #[error("body exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// A `Content-Encoding` other than gzip or identity (415).
+    #[error("Content-Encoding '{0}' is not supported; send the body uncompressed or with gzip")]
+    UnsupportedEncoding(String),
+    /// The body does not decode as its `Content-Encoding` says (400).
+    #[error("{0}")]
+    BadEncoding(String),
     /// Valid JSON, invalid fields (422).
     #[error("invalid payload")]
     Invalid(Vec<FieldError>),
@@ -47,6 +53,10 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedEncoding(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
+            }
+            ApiError::BadEncoding(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),
             ApiError::Internal(e) => {
@@ -66,6 +76,14 @@ impl IntoResponse for ApiError {
                 body["message"] = json!(format!("{at}`{}` {}", first.field, first.message));
             }
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::UnsupportedEncoding(_) = self {
+            // RFC 7694: say which coding would have been understood.
+            response.headers_mut().insert(
+                axum::http::header::ACCEPT_ENCODING,
+                axum::http::HeaderValue::from_static("gzip"),
+            );
+        }
+        response
     }
 }

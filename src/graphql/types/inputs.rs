@@ -2,7 +2,8 @@
 
 use async_graphql::InputObject;
 
-use crate::domain::{RawEvent, RawPageview};
+use crate::domain::{check_text, FieldError, RawEvent, RawPageview};
+use crate::graphql::error::invalid;
 use crate::graphql::scalars::DateTime;
 use crate::store::{EventFilter, PageviewFilter, TimeRange};
 
@@ -91,14 +92,32 @@ pub struct PageviewFilterInput {
     pub range: Option<DateRange>,
 }
 
-impl From<PageviewFilterInput> for PageviewFilter {
-    fn from(f: PageviewFilterInput) -> Self {
-        PageviewFilter {
+/// The filter's text values, refused by the webhooks' own text rule (no
+/// control characters: PostgreSQL cannot even compare a NUL) as
+/// `BAD_USER_INPUT` naming each field.
+fn check_filter(fields: &[(&'static str, &Option<String>)]) -> async_graphql::Result<()> {
+    let errors: Vec<FieldError> = fields
+        .iter()
+        .filter_map(|(field, value)| value.as_deref().and_then(|v| check_text(field, v).err()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(&errors))
+    }
+}
+
+impl TryFrom<PageviewFilterInput> for PageviewFilter {
+    type Error = async_graphql::Error;
+
+    fn try_from(f: PageviewFilterInput) -> async_graphql::Result<Self> {
+        check_filter(&[("fingerprint", &f.fingerprint), ("user_id", &f.user_id)])?;
+        Ok(PageviewFilter {
             fingerprint: f.fingerprint,
             fingerprints: None,
             user_id: f.user_id,
             range: f.range.map(Into::into).unwrap_or_default(),
-        }
+        })
     }
 }
 
@@ -116,14 +135,21 @@ pub struct EventFilterInput {
     pub range: Option<DateRange>,
 }
 
-impl From<EventFilterInput> for EventFilter {
-    fn from(f: EventFilterInput) -> Self {
-        EventFilter {
+impl TryFrom<EventFilterInput> for EventFilter {
+    type Error = async_graphql::Error;
+
+    fn try_from(f: EventFilterInput) -> async_graphql::Result<Self> {
+        check_filter(&[
+            ("name", &f.name),
+            ("fingerprint", &f.fingerprint),
+            ("user_id", &f.user_id),
+        ])?;
+        Ok(EventFilter {
             name: f.name,
             names: None,
             fingerprint: f.fingerprint,
             user_id: f.user_id,
             range: f.range.map(Into::into).unwrap_or_default(),
-        }
+        })
     }
 }
