@@ -10,6 +10,7 @@ mod group_commit;
 mod health;
 mod helpers;
 mod import;
+mod ingest_edge;
 mod materialize;
 mod postgres;
 mod reports;
