@@ -11,7 +11,7 @@
 //! decompression stops one byte past the limit, so a gzip bomb costs at
 //! most the limit in memory and is a 413 as well. Inflating runs on the
 //! request's task like the JSON parse after it (milliseconds for a full
-//! 4 MiB batch).
+//! 8 MiB batch).
 
 use std::io::Read;
 
