@@ -215,3 +215,43 @@ impl Default for ServeConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        limits: Limits,
+    }
+
+    fn limits(args: &[&str]) -> Result<Limits, clap::Error> {
+        Flags::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|f| f.limits)
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_struct_defaults() {
+        let parsed = limits(&[]).unwrap();
+        let default = Limits::default();
+        assert_eq!(parsed.max_body_bytes, default.max_body_bytes);
+        assert_eq!(parsed.earliest_timestamp, default.earliest_timestamp);
+        assert_eq!(parsed.max_future_secs, default.max_future_secs);
+        assert_eq!(parsed.accept_window(), AcceptWindow::default());
+    }
+
+    #[test]
+    fn the_earliest_timestamp_is_a_day_or_a_timestamp_and_nothing_else() {
+        let day = limits(&["--earliest-timestamp", "2020-01-01"]).unwrap();
+        let stamp = limits(&["--earliest-timestamp", "2020-01-01T01:00:00+01:00"]).unwrap();
+        assert_eq!(day.earliest_timestamp, stamp.earliest_timestamp);
+        assert_eq!(
+            day.earliest_timestamp.to_rfc3339(),
+            "2020-01-01T00:00:00+00:00"
+        );
+        assert!(limits(&["--earliest-timestamp", "last year"]).is_err());
+        assert!(limits(&["--max-future-secs", "-1"]).is_err());
+    }
+}

@@ -144,6 +144,23 @@ async fn a_nul_in_a_graphql_filter_is_bad_user_input_naming_the_field() {
         "userId"
     );
 
+    // Other arguments the database compares follow the same rule.
+    for (query, field) in [
+        (
+            "query($s: String!) { conversions(name: $s) { totalCount } }",
+            "name",
+        ),
+        ("query($s: ID!) { user(id: $s) { id } }", "id"),
+        (
+            "query($s: String!) { channels(conversion: $s) { totalCount } }",
+            "conversion",
+        ),
+    ] {
+        let body = app.graphql(query, json!({ "s": "a\u{0}b" })).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{query}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["fields"][0]["field"], field);
+    }
+
     // The mutation takes the webhooks' path, so it refuses the same.
     let mutation = r#"mutation($fp: String!) { recordPageview(input: {fingerprint: $fp, url: "https://a.example/", createdAt: "2025-01-01T00:00:00Z"}) { id } }"#;
     let body = app.graphql(mutation, json!({ "fp": "a\u{0}b" })).await;
