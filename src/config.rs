@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
+
+use crate::domain::{AcceptWindow, DEFAULT_EARLIEST, DEFAULT_MAX_AHEAD_SECS};
 
 /// The embedded default: an SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://growth-analytics.db?mode=rwc";
@@ -92,12 +95,23 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// The default body limit, 8 MiB, sized to hold a full default batch
+/// (`MAX_BATCH_SIZE`, 10,000 items). Real pageviews are 170–320 bytes of
+/// compact JSON (the brief's fixtures), so such a batch is 1.6–3 MB; 8 MiB
+/// leaves room for an average of 800 bytes an item (long click ids and
+/// campaign tags) while one request stays cheap: parsing an 8 MiB batch
+/// peaks at about 30 MB resident, body included.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Request limits. Every one exists so that one client cannot take the
 /// service down: a huge body, a huge batch, a query that fans out forever.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
-    /// Largest accepted request body, in bytes (1 MiB).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest accepted webhook body, in bytes (8 MiB: a full default batch
+    /// fits with room to spare). For a `Content-Encoding: gzip` body this is the size once
+    /// decompressed; a larger one is refused with 413 without inflating
+    /// past the limit.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Most payloads in one webhook batch.
     #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10_000)]
@@ -124,16 +138,44 @@ pub struct Limits {
     /// `QUERY_TIMEOUT` and its database work is cancelled.
     #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 30)]
     pub query_timeout_secs: u64,
+    /// Earliest `created_at` a webhook may carry (RFC 3339, or a day
+    /// `YYYY-MM-DD` meaning its midnight UTC), and the earliest spend date.
+    /// Older payloads are refused with 422 naming the field.
+    #[arg(long, env = "EARLIEST_TIMESTAMP", default_value = DEFAULT_EARLIEST, value_parser = earliest)]
+    pub earliest_timestamp: DateTime<Utc>,
+    /// Seconds past the server's clock a `created_at` may lie (senders'
+    /// clock skew; default one day). Later payloads are refused with 422;
+    /// spend dates may be up to the UTC day of that instant.
+    #[arg(long, env = "MAX_FUTURE_SECS", default_value_t = DEFAULT_MAX_AHEAD_SECS)]
+    pub max_future_secs: u64,
+}
+
+impl Limits {
+    /// The time window webhooks and spend are validated against.
+    pub fn accept_window(&self) -> AcceptWindow {
+        AcceptWindow::new(self.earliest_timestamp, self.max_future_secs)
+    }
+}
+
+/// `EARLIEST_TIMESTAMP`: a timestamp as webhooks write them, or a day.
+fn earliest(value: &str) -> Result<DateTime<Utc>, String> {
+    let value = value.trim();
+    match crate::domain::parse_date(value) {
+        Ok(day) => Ok(day.and_time(chrono::NaiveTime::MIN).and_utc()),
+        Err(_) => crate::domain::parse_timestamp(value),
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch_size: 10_000,
             max_page_size: 500,
             max_query_depth: 12,
             max_query_complexity: 50_000,
+            earliest_timestamp: DateTime::<Utc>::UNIX_EPOCH,
+            max_future_secs: DEFAULT_MAX_AHEAD_SECS,
             max_query_nodes: 5_000,
             max_report_fields: 20,
             query_timeout_secs: 30,
@@ -278,6 +320,8 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     #[test]
@@ -306,7 +350,6 @@ mod tests {
 
     #[test]
     fn conversion_events_default_to_signup_and_trial() {
-        use clap::Parser;
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
@@ -314,5 +357,38 @@ mod tests {
         }
         let cli = Cli::parse_from(["x"]);
         assert_eq!(cli.attribution.conversion_events, ["signup", "trial"]);
+    }
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        limits: Limits,
+    }
+
+    fn limits(args: &[&str]) -> Result<Limits, clap::Error> {
+        Flags::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|f| f.limits)
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_struct_defaults() {
+        let parsed = limits(&[]).unwrap();
+        let default = Limits::default();
+        assert_eq!(parsed.max_body_bytes, default.max_body_bytes);
+        assert_eq!(parsed.earliest_timestamp, default.earliest_timestamp);
+        assert_eq!(parsed.max_future_secs, default.max_future_secs);
+        assert_eq!(parsed.accept_window(), AcceptWindow::default());
+    }
+
+    #[test]
+    fn the_earliest_timestamp_is_a_day_or_a_timestamp_and_nothing_else() {
+        let day = limits(&["--earliest-timestamp", "2020-01-01"]).unwrap();
+        let stamp = limits(&["--earliest-timestamp", "2020-01-01T01:00:00+01:00"]).unwrap();
+        assert_eq!(day.earliest_timestamp, stamp.earliest_timestamp);
+        assert_eq!(
+            day.earliest_timestamp.to_rfc3339(),
+            "2020-01-01T00:00:00+00:00"
+        );
+        assert!(limits(&["--earliest-timestamp", "last year"]).is_err());
+        assert!(limits(&["--max-future-secs", "-1"]).is_err());
     }
 }

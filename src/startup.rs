@@ -62,7 +62,8 @@ impl Application {
             &config.attribution.site_hosts,
             config.limits.max_batch_size,
         )
-        .with_currency(&config.attribution.currency);
+        .with_currency(&config.attribution.currency)
+        .with_window(config.limits.accept_window());
         let settings = Arc::new(crate::journeys::settings(&config.attribution));
         let materializer = crate::materialize::Materializer::new(
             // Reads then writes what it derived: never from a lagging replica.

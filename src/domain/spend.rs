@@ -8,7 +8,9 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
+use super::text::{check_identifier, check_text};
 use super::webhook::{FieldError, MAX_ID_LEN};
+use super::window::TimeWindow;
 
 /// The reporting currency of a deployment that configures none.
 pub const DEFAULT_CURRENCY: &str = "EUR";
@@ -165,12 +167,13 @@ fn required<'a>(field: &'static str, value: Option<&'a str>) -> Result<&'a str, 
     value.ok_or_else(|| FieldError::new(field, "is required"))
 }
 
-/// A non-empty label of at most [`MAX_ID_LEN`] characters, trimmed.
+/// A non-empty, visible label of at most [`MAX_ID_LEN`] characters, trimmed.
 fn label(field: &'static str, value: Option<&str>) -> Result<String, FieldError> {
     let value = required(field, value)?.trim();
     if value.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
+    check_identifier(field, value)?;
     if value.chars().count() > MAX_ID_LEN {
         return Err(FieldError::new(
             field,
@@ -200,19 +203,27 @@ pub fn parse_date(value: &str) -> Result<NaiveDate, String> {
 
 impl NewSpend {
     /// Validates every field, reporting all bad ones at once. Not a `TryFrom`:
-    /// the currency check needs the deployment's `reporting` currency.
-    pub fn parse(raw: RawSpend, reporting: &Currency) -> Result<Self, Vec<FieldError>> {
+    /// the currency check needs the deployment's `reporting` currency, and
+    /// the date must be a day of the request's `window`.
+    pub fn parse(
+        raw: RawSpend,
+        reporting: &Currency,
+        window: &TimeWindow,
+    ) -> Result<Self, Vec<FieldError>> {
         let campaign = label("campaign", raw.campaign.as_deref());
         let source = label("source", raw.source.as_deref()).map(|s| s.to_lowercase());
         let medium = label("medium", raw.medium.as_deref()).map(|s| s.to_lowercase());
         let date = required("date", raw.date.as_deref())
-            .and_then(|d| parse_date(d).map_err(|m| FieldError::new("date", m)));
+            .and_then(|d| check_text("date", d.trim()).map(|()| d))
+            .and_then(|d| parse_date(d).map_err(|m| FieldError::new("date", m)))
+            .and_then(|d| window.check_date("date", d));
         let amount = required("amount", raw.amount.as_deref())
+            .and_then(|a| check_text("amount", a.trim()).map(|()| a))
             .and_then(|a| Amount::parse(a).map_err(|m| FieldError::new("amount", m)));
         let currency = match raw.currency.as_deref().map(str::trim) {
             None | Some("") => Ok(reporting.clone()),
-            Some(c) => Currency::parse(c)
-                .map_err(|m| FieldError::new("currency", m))
+            Some(c) => check_text("currency", c)
+                .and_then(|()| Currency::parse(c).map_err(|m| FieldError::new("currency", m)))
                 .and_then(|c| {
                     // One currency per deployment: converting would need a
                     // rate source, and mixing would make every sum wrong.
@@ -255,6 +266,13 @@ mod tests {
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()
+    }
+
+    fn window() -> TimeWindow {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        super::super::AcceptWindow::default().at(now)
     }
 
     fn raw() -> RawSpend {
@@ -357,7 +375,7 @@ mod tests {
 
     #[test]
     fn valid_spend_is_normalised() {
-        let spend = NewSpend::parse(raw(), &eur()).unwrap();
+        let spend = NewSpend::parse(raw(), &eur(), &window()).unwrap();
         assert_eq!(spend.campaign, "202301_US_NY_Resolutions");
         assert_eq!(
             (spend.source.as_str(), spend.medium.as_str()),
@@ -371,11 +389,14 @@ mod tests {
     fn the_reporting_currency_is_the_default_and_the_only_one_accepted() {
         let mut lower = raw();
         lower.currency = Some("eur".into());
-        assert_eq!(NewSpend::parse(lower, &eur()).unwrap().currency, eur());
+        assert_eq!(
+            NewSpend::parse(lower, &eur(), &window()).unwrap().currency,
+            eur()
+        );
 
         let mut usd = raw();
         usd.currency = Some("USD".into());
-        let errors = NewSpend::parse(usd, &eur()).unwrap_err();
+        let errors = NewSpend::parse(usd, &eur(), &window()).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "currency");
         assert_eq!(
@@ -394,11 +415,53 @@ mod tests {
             amount: Some("-5".into()),
             currency: Some("euro".into()),
         };
-        let errors = NewSpend::parse(raw, &eur()).unwrap_err();
+        let errors = NewSpend::parse(raw, &eur(), &window()).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             ["campaign", "source", "medium", "date", "amount", "currency"]
+        );
+    }
+
+    #[test]
+    fn spend_days_outside_the_window_are_refused() {
+        for date in ["0000-01-01", "1969-12-31", "9999-12-31", "2026-06-03"] {
+            let mut spend = raw();
+            spend.date = Some(date.into());
+            let errors = NewSpend::parse(spend, &eur(), &window()).unwrap_err();
+            let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["date"], "{date}");
+        }
+        let mut tomorrow = raw();
+        tomorrow.date = Some("2026-06-02".into());
+        assert!(NewSpend::parse(tomorrow, &eur(), &window()).is_ok());
+    }
+
+    #[test]
+    fn nul_and_invisible_only_labels_are_refused() {
+        let spend = RawSpend {
+            campaign: Some("\u{200B}".into()),
+            source: Some("face\u{0}book".into()),
+            medium: Some("\u{2060}\u{FEFF}".into()),
+            date: Some("2023-01-20\u{0}".into()),
+            amount: Some("1\u{0}".into()),
+            currency: Some("EU\u{0}".into()),
+        };
+        let errors = NewSpend::parse(spend, &eur(), &window()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            ["campaign", "source", "medium", "date", "amount", "currency"]
+        );
+        assert!(
+            errors[1].message.contains("U+0000"),
+            "{}",
+            errors[1].message
+        );
+        assert!(
+            errors[3].message.contains("U+0000"),
+            "{}",
+            errors[3].message
         );
     }
 }

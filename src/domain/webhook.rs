@@ -4,11 +4,17 @@
 //! into `NewPageview`/`NewEvent`, whose fields can only hold valid values. Both
 //! the REST adapter and the GraphQL mutations go through these conversions, so
 //! the two surfaces accept and refuse exactly the same payloads.
+//!
+//! Text fields follow [`super::text`] (no control characters, identifiers
+//! with a visible character) and timestamps the request's [`TimeWindow`].
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SubsecRound, Timelike, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
+
+use super::text::{check_identifier, check_text};
+use super::window::{AcceptWindow, TimeWindow};
 
 /// Longest fingerprint, user id or event name accepted.
 pub const MAX_ID_LEN: usize = 256;
@@ -46,6 +52,7 @@ fn bounded_id(field: &'static str, value: &str) -> Result<String, FieldError> {
     if value.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
+    check_identifier(field, value)?;
     if value.chars().count() > MAX_ID_LEN {
         return Err(FieldError::new(
             field,
@@ -55,7 +62,7 @@ fn bounded_id(field: &'static str, value: &str) -> Result<String, FieldError> {
     Ok(value.to_owned())
 }
 
-/// A visitor's cookie id: non-empty, at most [`MAX_ID_LEN`] characters.
+/// A visitor's cookie id: non-empty, visible, at most [`MAX_ID_LEN`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(String);
 
@@ -105,6 +112,7 @@ pub struct WebUrl(Url);
 impl WebUrl {
     pub fn parse(field: &'static str, value: &str) -> Result<Self, FieldError> {
         let value = value.trim();
+        check_text(field, value)?;
         if value.len() > MAX_URL_LEN {
             return Err(FieldError::new(
                 field,
@@ -135,6 +143,13 @@ impl WebUrl {
 /// Parses the brief's form (`2023-01-20 13:59:56.437947 UTC`) and RFC 3339
 /// with any offset, to UTC truncated to microseconds (the storage precision,
 /// so a redelivery with extra digits is still the same payload).
+///
+/// A leap second (`23:59:60.25`) becomes the first second of the next minute
+/// (`00:00:00.25`), as PostgreSQL reads one; SQLite would otherwise store the
+/// `:60` text and the two backends disagree. An instant whose year in UTC
+/// has more than four digits (`9999-12-31T23:00:00-05:00`) is refused: RFC
+/// 3339 cannot write it, and no window of [`TimeWindow`] reaches it.
+/// No window is applied here: read filters may ask for any range.
 pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
     let value = value.trim();
     let parsed = if let Some(naive) = value.strip_suffix(" UTC") {
@@ -146,16 +161,39 @@ pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| e.to_string())
     };
-    parsed
-        .map(|d| d.trunc_subsecs(6))
-        .map_err(|e| {
-            format!("'{value}' is not a timestamp ({e}); expected e.g. '2023-01-20 13:59:56.437947 UTC' or RFC 3339")
-        })
+    let parsed = parsed.map_err(|e| {
+        format!("'{value}' is not a timestamp ({e}); expected e.g. '2023-01-20 13:59:56.437947 UTC' or RFC 3339")
+    })?;
+    let parsed = roll_over_leap_second(parsed).trunc_subsecs(6);
+    if !(0..=9999).contains(&parsed.year()) {
+        return Err(format!(
+            "'{value}' is outside the years 0000 to 9999 in UTC"
+        ));
+    }
+    Ok(parsed)
 }
 
-fn timestamp_field(field: &'static str, value: Option<&str>) -> Result<DateTime<Utc>, FieldError> {
+/// chrono keeps a leap second as second 59 with a nanosecond count of one
+/// second or more; this moves it to the next second proper.
+fn roll_over_leap_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = t.nanosecond();
+    if nanos < 1_000_000_000 {
+        return t;
+    }
+    t.with_nanosecond(nanos - 1_000_000_000)
+        .and_then(|t| t.checked_add_signed(chrono::Duration::seconds(1)))
+        .unwrap_or(t)
+}
+
+fn timestamp_field(
+    field: &'static str,
+    value: Option<&str>,
+    window: &TimeWindow,
+) -> Result<DateTime<Utc>, FieldError> {
     let value = value.ok_or_else(|| FieldError::new(field, "is required"))?;
-    parse_timestamp(value).map_err(|m| FieldError::new(field, m))
+    check_text(field, value.trim())?;
+    let at = parse_timestamp(value).map_err(|m| FieldError::new(field, m))?;
+    window.check(field, at)
 }
 
 fn required<'a>(field: &'static str, value: Option<&'a str>) -> Result<&'a str, FieldError> {
@@ -200,10 +238,21 @@ pub struct NewEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// Validates with the default [`AcceptWindow`] around the current time (the
+/// importer, the demo data). The service's [`crate::ingest::Ingestor`] uses
+/// [`NewPageview::parse`] with its configured window.
 impl TryFrom<RawPageview> for NewPageview {
     type Error = Vec<FieldError>;
 
     fn try_from(raw: RawPageview) -> Result<Self, Self::Error> {
+        Self::parse(raw, &AcceptWindow::default().at(Utc::now()))
+    }
+}
+
+impl NewPageview {
+    /// Validates every field, reporting all bad ones at once; `created_at`
+    /// must lie in `window`.
+    pub fn parse(raw: RawPageview, window: &TimeWindow) -> Result<Self, Vec<FieldError>> {
         let fingerprint =
             required("fingerprint", raw.fingerprint.as_deref()).and_then(Fingerprint::parse);
         let user_id = UserId::parse_optional(raw.user_id.as_deref());
@@ -212,7 +261,7 @@ impl TryFrom<RawPageview> for NewPageview {
             None | Some("") => Ok(None),
             Some(r) => WebUrl::parse("referrer_url", r).map(Some),
         };
-        let created_at = timestamp_field("created_at", raw.created_at.as_deref());
+        let created_at = timestamp_field("created_at", raw.created_at.as_deref(), window);
         // Matching all five at once reports every bad field, not just the first.
         match (fingerprint, user_id, url, referrer_url, created_at) {
             (Ok(fingerprint), Ok(user_id), Ok(url), Ok(referrer_url), Ok(created_at)) => {
@@ -232,15 +281,24 @@ impl TryFrom<RawPageview> for NewPageview {
     }
 }
 
+/// Validates with the default [`AcceptWindow`], like [`NewPageview`]'s.
 impl TryFrom<RawEvent> for NewEvent {
     type Error = Vec<FieldError>;
 
     fn try_from(raw: RawEvent) -> Result<Self, Self::Error> {
+        Self::parse(raw, &AcceptWindow::default().at(Utc::now()))
+    }
+}
+
+impl NewEvent {
+    /// Validates every field, reporting all bad ones at once; `created_at`
+    /// must lie in `window`.
+    pub fn parse(raw: RawEvent, window: &TimeWindow) -> Result<Self, Vec<FieldError>> {
         let name = required("name", raw.name.as_deref()).and_then(EventName::parse);
         let fingerprint =
             required("fingerprint", raw.fingerprint.as_deref()).and_then(Fingerprint::parse);
         let user_id = UserId::parse_optional(raw.user_id.as_deref());
-        let created_at = timestamp_field("created_at", raw.created_at.as_deref());
+        let created_at = timestamp_field("created_at", raw.created_at.as_deref(), window);
         match (name, fingerprint, user_id, created_at) {
             (Ok(name), Ok(fingerprint), Ok(user_id), Ok(created_at)) => Ok(NewEvent {
                 name,
@@ -385,7 +443,87 @@ mod tests {
         assert!(NewPageview::try_from(later).unwrap().dedup_key() > base.dedup_key());
         let mut before_1970 = raw_pageview();
         before_1970.created_at = Some("1969-12-31 23:59:59 UTC".into());
-        assert!(NewPageview::try_from(before_1970).unwrap().dedup_key() < base.dedup_key());
+        let wide = TimeWindow::new(
+            parse_timestamp("1900-01-01T00:00:00Z").unwrap(),
+            parse_timestamp("2100-01-01T00:00:00Z").unwrap(),
+        );
+        let before_1970 = NewPageview::parse(before_1970, &wide).unwrap();
+        assert!(before_1970.dedup_key() < base.dedup_key());
+    }
+
+    fn window() -> TimeWindow {
+        AcceptWindow::default().at(parse_timestamp("2026-06-01T12:00:00Z").unwrap())
+    }
+
+    #[test]
+    fn a_leap_second_becomes_the_first_second_of_the_next_minute() {
+        let leap = parse_timestamp("2016-12-31T23:59:60.25Z").unwrap();
+        assert_eq!(leap, parse_timestamp("2017-01-01T00:00:00.25Z").unwrap());
+        assert_eq!(leap.timestamp_subsec_nanos(), 250_000_000);
+        let briefs_form = parse_timestamp("2016-12-31 23:59:60 UTC").unwrap();
+        assert_eq!(
+            briefs_form,
+            parse_timestamp("2017-01-01T00:00:00Z").unwrap()
+        );
+        let offset = parse_timestamp("2016-12-31T18:59:60-05:00").unwrap();
+        assert_eq!(offset, briefs_form);
+    }
+
+    #[test]
+    fn instants_past_year_9999_in_utc_are_not_timestamps() {
+        let err = parse_timestamp("9999-12-31T23:00:00-05:00").unwrap_err();
+        assert!(err.contains("0000 to 9999"), "{err}");
+        assert!(parse_timestamp("+10000-01-01T00:00:00Z").is_err());
+        assert!(parse_timestamp("9999-12-31T23:59:59.999999Z").is_ok());
+    }
+
+    #[test]
+    fn timestamps_outside_the_window_are_refused_naming_the_field() {
+        for value in [
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "9999-12-31T23:59:59+14:00",
+            "2026-06-02T12:00:01Z",
+        ] {
+            let mut raw = raw_pageview();
+            raw.created_at = Some(value.into());
+            let errors = NewPageview::parse(raw, &window()).unwrap_err();
+            let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["created_at"], "{value}");
+        }
+        let mut raw = raw_pageview();
+        raw.created_at = Some("2026-06-02T12:00:00Z".into());
+        assert!(NewPageview::parse(raw, &window()).is_ok());
+    }
+
+    #[test]
+    fn nul_and_invisible_only_identifiers_are_refused_in_every_field() {
+        let raw = RawEvent {
+            name: Some("sign\u{0}up".into()),
+            fingerprint: Some("\u{200B}\u{FEFF}".into()),
+            user_id: Some("u\u{0}".into()),
+            created_at: Some("2026-01-01T00:00:00\u{0}Z".into()),
+        };
+        let errors = NewEvent::parse(raw, &window()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "fingerprint", "user_id", "created_at"]);
+        assert!(
+            errors[1].message.contains("visible"),
+            "{}",
+            errors[1].message
+        );
+        assert!(
+            errors[2].message.contains("U+0000"),
+            "{}",
+            errors[2].message
+        );
+
+        let mut pv = raw_pageview();
+        pv.url = Some("https://a.b/\u{0}".into());
+        pv.referrer_url = Some("https://c.d/\u{0}".into());
+        let errors = NewPageview::parse(pv, &window()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["url", "referrer_url"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, MergedObject, Object, ID};
 
-use super::args::{days as days_of, lookback_days};
+use super::args::{days as days_of, lookback_days, text};
 use super::error::{bad_input, internal};
 use super::loaders;
 use super::pagination::{after, page_size};
@@ -123,6 +123,7 @@ impl WebhookQuery {
 impl AttributionQuery {
     /// A user by account id; null when the id was never seen.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        text("id", &id)?;
         let journey = loaders::journey(ctx, JourneyKey::User(id.to_string())).await?;
         Ok(journey.is_known().then(|| User { id: id.to_string() }))
     }
@@ -185,6 +186,7 @@ impl AttributionQuery {
         let limit = page_size(first, config.limits.max_page_size)?;
         let cursor = self::after(after)?;
         let days = self::lookback_days(ctx, lookback_days)?;
+        text("name", &name)?;
         let filter = EventFilter {
             name: Some(name),
             range: resolve_range(range)?,

@@ -8,7 +8,7 @@ use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object};
 use chrono::Utc;
 
-use super::args::{days, lookback_days};
+use super::args::{days, lookback_days, text};
 use super::error::{bad_input, internal};
 use super::pagination::page_size;
 use super::types::report::{
@@ -59,6 +59,7 @@ fn common(
     lookback: Option<i32>,
 ) -> async_graphql::Result<Common> {
     let conversion = conversion.trim().to_lowercase();
+    text("conversion", &conversion)?;
     if conversion.is_empty() {
         return Err(bad_input("`conversion` must name an event"));
     }

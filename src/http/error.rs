@@ -22,9 +22,15 @@ pub enum ApiError {
     /// fault, and worth a retry, never a 500.
     #[error("the request body could not be read: it is malformed (chunked encoding) or shorter than its Content-Length")]
     UnreadableBody,
-    /// The body exceeds the configured limit (413).
+    /// The body exceeds the configured limit, as sent or decompressed (413).
     #[error("body exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// A `Content-Encoding` other than gzip or identity (415).
+    #[error("Content-Encoding '{0}' is not supported; send the body uncompressed or with gzip")]
+    UnsupportedEncoding(String),
+    /// The body does not decode as its `Content-Encoding` says (400).
+    #[error("{0}")]
+    BadEncoding(String),
     /// Valid JSON, invalid fields (422).
     #[error("invalid payload")]
     Invalid(Vec<FieldError>),
@@ -67,6 +73,10 @@ impl IntoResponse for ApiError {
             ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             ApiError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedEncoding(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
+            }
+            ApiError::BadEncoding(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),
             ApiError::Internal(e) => {
@@ -86,6 +96,14 @@ impl IntoResponse for ApiError {
                 body["message"] = json!(format!("{at}`{}` {}", first.field, first.message));
             }
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::UnsupportedEncoding(_) = self {
+            // RFC 7694: say which coding would have been understood.
+            response.headers_mut().insert(
+                axum::http::header::ACCEPT_ENCODING,
+                axum::http::HeaderValue::from_static("gzip"),
+            );
+        }
+        response
     }
 }

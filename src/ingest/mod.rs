@@ -16,7 +16,9 @@ use entity::{event, pageview};
 use sea_orm::Set;
 use url::Url;
 
-use crate::domain::{Currency, FieldError, NewEvent, NewPageview, RawEvent, RawPageview};
+use crate::domain::{
+    AcceptWindow, Currency, FieldError, NewEvent, NewPageview, RawEvent, RawPageview, TimeWindow,
+};
 use crate::store::{InsertOutcome, Store};
 
 pub use json::{events_from_json, pageviews_from_json, spend_from_json, JsonBodyError};
@@ -66,6 +68,8 @@ pub struct Ingestor {
     max_batch: usize,
     /// The one currency campaign spend may be reported in.
     currency: Currency,
+    /// The instants a payload may carry, relative to when it arrives.
+    window: AcceptWindow,
 }
 
 impl Ingestor {
@@ -80,7 +84,20 @@ impl Ingestor {
             site_hosts,
             max_batch,
             currency: Currency::default(),
+            window: AcceptWindow::default(),
         }
+    }
+
+    /// Sets the accepted time window (`EARLIEST_TIMESTAMP`,
+    /// `MAX_FUTURE_SECS`); the default is 1970 to one day after now.
+    pub fn with_window(mut self, window: AcceptWindow) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The window for a request arriving now.
+    fn window_now(&self) -> TimeWindow {
+        self.window.at(Utc::now())
     }
 
     /// Sets the reporting currency (`CURRENCY`, checked when the
@@ -105,7 +122,8 @@ impl Ingestor {
         raws: Vec<RawPageview>,
         batch: bool,
     ) -> Result<Recorded, IngestError> {
-        let parsed = self.validate(raws, batch, NewPageview::try_from)?;
+        let window = self.window_now();
+        let parsed = self.validate(raws, batch, |raw| NewPageview::parse(raw, &window))?;
         let prepared = self.classify_all(parsed);
         let outcome = self
             .store
@@ -123,7 +141,8 @@ impl Ingestor {
         &self,
         raws: Vec<RawPageview>,
     ) -> Result<PreparedPageviews, IngestError> {
-        let parsed = self.validate(raws, true, NewPageview::try_from)?;
+        let window = self.window_now();
+        let parsed = self.validate(raws, true, |raw| NewPageview::parse(raw, &window))?;
         Ok(self.classify_all(parsed))
     }
 
@@ -183,7 +202,8 @@ impl Ingestor {
 
     /// Stores events. `batch` says whether errors should name item indexes.
     pub async fn events(&self, raws: Vec<RawEvent>, batch: bool) -> Result<Recorded, IngestError> {
-        let parsed = self.validate(raws, batch, NewEvent::try_from)?;
+        let window = self.window_now();
+        let parsed = self.validate(raws, batch, |raw| NewEvent::parse(raw, &window))?;
         let received_at = Utc::now();
         let dirty: std::collections::BTreeSet<String> = parsed
             .iter()

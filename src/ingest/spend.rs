@@ -29,7 +29,10 @@ impl Ingestor {
         raws: Vec<RawSpend>,
         batch: bool,
     ) -> Result<RecordedSpend, IngestError> {
-        let parsed = self.validate(raws, batch, |raw| NewSpend::parse(raw, &self.currency))?;
+        let window = self.window_now();
+        let parsed = self.validate(raws, batch, |raw| {
+            NewSpend::parse(raw, &self.currency, &window)
+        })?;
         let rows = parsed
             .iter()
             .map(|s| SpendRow {

@@ -13,6 +13,7 @@ mod group_commit;
 mod health;
 mod helpers;
 mod import;
+mod ingest_edge;
 mod introspection;
 mod materialize;
 mod postgres;

@@ -331,7 +331,7 @@ async fn a_valid_batch_is_stored_in_one_go() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_with_a_json_message() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.limits.max_body_bytes = 1024 * 1024).await;
     let big = format!(
         "[{}]",
         vec![fixture("webhooks/pageview-facebook-ad.json").to_string(); 4000].join(",")

@@ -4,7 +4,8 @@ use async_graphql::InputObject;
 
 use chrono::Utc;
 
-use crate::domain::{FieldError, RawEvent, RawPageview};
+use crate::domain::{check_text, FieldError, RawEvent, RawPageview};
+use crate::graphql::error::invalid;
 use crate::graphql::scalars::DateTime;
 use crate::store::{EventFilter, PageviewFilter, TimeRange};
 
@@ -145,10 +146,26 @@ pub struct PageviewFilterInput {
     pub range: Option<DateRange>,
 }
 
+/// The filter's text values, refused by the webhooks' own text rule (no
+/// control characters: PostgreSQL cannot even compare a NUL) as
+/// `BAD_USER_INPUT` naming each field.
+fn check_filter(fields: &[(&'static str, &Option<String>)]) -> async_graphql::Result<()> {
+    let errors: Vec<FieldError> = fields
+        .iter()
+        .filter_map(|(field, value)| value.as_deref().and_then(|v| check_text(field, v).err()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(&errors))
+    }
+}
+
 impl TryFrom<PageviewFilterInput> for PageviewFilter {
     type Error = async_graphql::Error;
 
     fn try_from(f: PageviewFilterInput) -> async_graphql::Result<Self> {
+        check_filter(&[("fingerprint", &f.fingerprint), ("user_id", &f.user_id)])?;
         Ok(PageviewFilter {
             fingerprint: f.fingerprint,
             fingerprints: None,
@@ -176,6 +193,11 @@ impl TryFrom<EventFilterInput> for EventFilter {
     type Error = async_graphql::Error;
 
     fn try_from(f: EventFilterInput) -> async_graphql::Result<Self> {
+        check_filter(&[
+            ("name", &f.name),
+            ("fingerprint", &f.fingerprint),
+            ("user_id", &f.user_id),
+        ])?;
         Ok(EventFilter {
             name: f.name,
             names: None,
