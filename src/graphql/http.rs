@@ -351,7 +351,14 @@ fn selected_operation_is_mutation(
 }
 
 /// Runs a request under the deadline and encodes the answer for `media`.
-async fn execute(state: &AppState, request: async_graphql::Request, media: MediaType) -> Response {
+async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    media: MediaType,
+) -> Response {
+    // Kept to put the answer's fields back in the query's order.
+    let document = request.parsed_query().ok().cloned();
+    let operation = request.operation_name.clone();
     let executed = Arc::new(Executed::default());
     let request = super::per_request(state, request).data(executed.clone());
     let deadline = Duration::from_secs(state.config.limits.query_timeout_secs.max(1));
@@ -375,6 +382,10 @@ async fn execute(state: &AppState, request: async_graphql::Request, media: Media
             return response;
         }
     };
+    let mut response = response;
+    if let Some(doc) = &document {
+        super::order::in_selection_order(&mut response.data, doc, operation.as_deref());
+    }
     encode(response, executed.get(), media)
 }
 

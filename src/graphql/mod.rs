@@ -9,6 +9,7 @@ pub mod http;
 pub mod limits;
 mod loaders;
 mod mutation;
+mod order;
 mod pagination;
 mod query;
 mod reports;
