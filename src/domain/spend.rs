@@ -233,8 +233,9 @@ impl NewSpend {
                         Err(FieldError::new(
                             "currency",
                             format!(
-                                "currency '{}' is not this deployment's reporting currency ({})",
+                                "'{}' is not this deployment's reporting currency ({}); send amounts in {}",
                                 c.as_str(),
+                                reporting.as_str(),
                                 reporting.as_str()
                             ),
                         ))
@@ -401,7 +402,7 @@ mod tests {
         assert_eq!(errors[0].field, "currency");
         assert_eq!(
             errors[0].message,
-            "currency 'USD' is not this deployment's reporting currency (EUR)"
+            "'USD' is not this deployment's reporting currency (EUR); send amounts in EUR"
         );
     }
 

@@ -161,7 +161,7 @@ async fn another_currency_is_a_422_naming_currency_and_stores_nothing() {
     assert_eq!(error["errors"][0]["field"], "currency");
     assert_eq!(
         error["errors"][0]["message"],
-        "currency 'USD' is not this deployment's reporting currency (EUR)"
+        "'USD' is not this deployment's reporting currency (EUR); send amounts in EUR"
     );
 
     let body = app
@@ -320,7 +320,7 @@ async fn a_deployment_reporting_in_usd_accepts_usd_and_refuses_eur() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(
         error["errors"][0]["message"],
-        "currency 'EUR' is not this deployment's reporting currency (USD)"
+        "'EUR' is not this deployment's reporting currency (USD); send amounts in USD"
     );
     assert_eq!(stored(&app).await.len(), 2);
 }
