@@ -39,6 +39,21 @@ pub struct DatabaseConfig {
     pub database_read_url: Option<String>,
 }
 
+/// A duration in seconds: positive and finite.
+fn positive_seconds(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 1e9 => Ok(s),
+        _ => Err(format!("'{value}' is not a positive number of seconds")),
+    }
+}
+
+impl Limits {
+    /// How long one GraphQL request may run.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::try_from_secs_f64(self.query_timeout_secs).unwrap_or(Duration::from_secs(30))
+    }
+}
+
 /// An SQLite URL without `mode=` creates its file like the default does:
 /// sqlx would otherwise open it read-write only and fail on a fresh clone
 /// with "unable to open database file", which says nothing about the fix.
@@ -135,9 +150,9 @@ pub struct Limits {
     #[arg(long, env = "MAX_REPORT_FIELDS", default_value_t = 20)]
     pub max_report_fields: u64,
     /// Seconds a GraphQL request may run before it is answered with
-    /// `QUERY_TIMEOUT` and its database work is cancelled.
-    #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 30)]
-    pub query_timeout_secs: u64,
+    /// `QUERY_TIMEOUT` and its database work is cancelled (fractions allowed).
+    #[arg(long, env = "QUERY_TIMEOUT_SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub query_timeout_secs: f64,
     /// Earliest `created_at` a webhook may carry (RFC 3339, or a day
     /// `YYYY-MM-DD` meaning its midnight UTC), and the earliest spend date.
     /// Older payloads are refused with 422 naming the field.
@@ -178,7 +193,7 @@ impl Default for Limits {
             max_future_secs: DEFAULT_MAX_AHEAD_SECS,
             max_query_nodes: 5_000,
             max_report_fields: 20,
-            query_timeout_secs: 30,
+            query_timeout_secs: 30.0,
         }
     }
 }

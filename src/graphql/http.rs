@@ -361,14 +361,14 @@ async fn execute(
     let operation = request.operation_name.clone();
     let executed = Arc::new(Executed::default());
     let request = super::per_request(state, request).data(executed.clone());
-    let deadline = Duration::from_secs(state.config.limits.query_timeout_secs.max(1));
+    let deadline = state.config.limits.query_timeout();
     let response = match tokio::time::timeout(deadline, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(?deadline, "GraphQL request ran out of time; cancelled");
             let message = format!(
-                "the request did not finish within {}s (QUERY_TIMEOUT_SECS): ask for less (a shorter range, fewer reports) or retry later",
-                deadline.as_secs()
+                "the request did not finish within {:?} (QUERY_TIMEOUT_SECS): ask for less (a shorter range, fewer reports) or retry later",
+                deadline
             );
             let mut response = request_error(
                 StatusCode::SERVICE_UNAVAILABLE,

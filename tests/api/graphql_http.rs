@@ -308,3 +308,33 @@ async fn answers_keep_the_fields_in_the_order_the_query_asked_for_them() {
         assert!(a < b, "{query} → {text}");
     }
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_answered_503_with_retry_after_and_the_server_goes_on() {
+    // A microsecond: no report over real data finishes in it.
+    let app = spawn_app_with(|c| c.limits.query_timeout_secs = 0.000_001).await;
+    for i in 0..50 {
+        let at = format!("2023-01-{:02}T10:00:00Z", 1 + i % 28);
+        app.post_json(
+            "/webhooks/pageviews",
+            &json!({ "fingerprint": format!("f{i}"), "url": "https://a.example/?utm_source=google&utm_medium=cpc", "created_at": at }),
+        )
+        .await;
+        app.post_json(
+            "/webhooks/events",
+            &json!({ "name": "signup", "fingerprint": format!("f{i}"), "created_at": at }),
+        )
+        .await;
+    }
+    let response = post(
+        &app,
+        Some(GRAPHQL_RESPONSE),
+        &json!({ "query": "{ campaigns(model: LINEAR, lookbackDays: 90) { totalCount } }" }),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TIMEOUT");
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+}
