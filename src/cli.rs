@@ -27,7 +27,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service (the default). Applies migrations first.
-    Serve(ServeConfig),
+    // Boxed: the serve settings dwarf every other command's.
+    Serve(Box<ServeConfig>),
     /// Apply database migrations and exit.
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) to stdout.
@@ -70,7 +71,7 @@ fn init_tracing() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
         Some(Command::Migrate(database)) => {
             let store = Store::connect(&database).await?;
             store.migrate().await?;

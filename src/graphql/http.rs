@@ -18,7 +18,6 @@
 //!   executes queries only: a mutation is 405.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};

@@ -12,7 +12,7 @@ use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{Name, Value};
+use async_graphql::Value;
 
 /// Reorders `data`, the answer to operation `operation` of `doc`.
 pub fn in_selection_order(data: &mut Value, doc: &ExecutableDocument, operation: Option<&str>) {
@@ -91,6 +91,7 @@ fn reorder(value: &mut Value, doc: &ExecutableDocument, sets: &[&SelectionSet]) 
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
+    use async_graphql::Name;
 
     fn obj(pairs: Vec<(&str, Value)>) -> Value {
         Value::Object(pairs.into_iter().map(|(k, v)| (Name::new(k), v)).collect())
