@@ -57,7 +57,9 @@ impl From<IngestError> for ApiError {
             IngestError::TooMany { max, got } => ApiError::TooMany { max, got },
             IngestError::Store(db) => match store::fault(&db) {
                 Some(fault) => {
-                    tracing::warn!(error = %db, "webhook refused on a database fault");
+                    // Per request at debug: the fault itself is logged once
+                    // where it starts (health probe, group commit).
+                    tracing::debug!(error = %db, "webhook refused on a database fault");
                     ApiError::Fault(fault)
                 }
                 None => {

@@ -143,11 +143,21 @@ impl Group {
                 }
             }
             Err(e) if fault::copy(&e).is_some() => {
-                tracing::warn!(
-                    error = %e,
-                    requests = writes.len(),
-                    "group commit failed on a database fault; refusing the whole group"
-                );
+                // A full disk is news each time; an outage is logged once,
+                // by the health probe, however many groups it refuses.
+                if fault::fault(&e) == Some(fault::Fault::StorageFull) {
+                    tracing::warn!(
+                        error = %e,
+                        requests = writes.len(),
+                        "group commit refused: the database's disk is full"
+                    );
+                } else {
+                    tracing::debug!(
+                        error = %e,
+                        requests = writes.len(),
+                        "group commit refused: the database is unavailable"
+                    );
+                }
                 for reply in replies {
                     let copy = fault::copy(&e).unwrap_or_else(fault::unavailable);
                     let _ = reply.send(Err(copy));
