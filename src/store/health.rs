@@ -19,7 +19,6 @@
 //! health is always "up".
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -137,58 +136,26 @@ impl<'a> Guarded<'a> {
     }
 }
 
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
-
-// Written out as `#[async_trait]` expands the trait's methods, to delegate
-// without another dependency.
+#[async_trait::async_trait]
 impl ConnectionTrait for Guarded<'_> {
     fn get_database_backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 
-    fn execute<'life0, 'async_trait>(
-        &'life0 self,
-        stmt: Statement,
-    ) -> Boxed<'async_trait, ExecResult>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.health.guard(self.db.execute(stmt)))
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.health.guard(self.db.execute(stmt)).await
     }
 
-    fn execute_unprepared<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        sql: &'life1 str,
-    ) -> Boxed<'async_trait, ExecResult>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.health.guard(self.db.execute_unprepared(sql)))
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.health.guard(self.db.execute_unprepared(sql)).await
     }
 
-    fn query_one<'life0, 'async_trait>(
-        &'life0 self,
-        stmt: Statement,
-    ) -> Boxed<'async_trait, Option<QueryResult>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.health.guard(self.db.query_one(stmt)))
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.health.guard(self.db.query_one(stmt)).await
     }
 
-    fn query_all<'life0, 'async_trait>(
-        &'life0 self,
-        stmt: Statement,
-    ) -> Boxed<'async_trait, Vec<QueryResult>>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.health.guard(self.db.query_all(stmt)))
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.health.guard(self.db.query_all(stmt)).await
     }
 
     fn support_returning(&self) -> bool {
