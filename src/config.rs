@@ -2,6 +2,8 @@
 //! documented default (the README's configuration table mirrors this file).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +39,34 @@ pub struct DatabaseConfig {
     /// other commands never read from a replica, so they do not offer it).
     #[arg(skip)]
     pub database_read_url: Option<String>,
+    /// Not a flag: a handle that caps an SQLite database's size, in pages,
+    /// and can be moved while the service runs. Tests use it to fill the
+    /// "disk" and to free it again without a restart.
+    #[arg(skip)]
+    pub sqlite_page_limit: Option<SqlitePageLimit>,
+}
+
+/// A cap on the size of an SQLite database (`PRAGMA max_page_count`), shared
+/// between the configuration and every pooled connection: changing it takes
+/// effect at each connection's next use. It exists to simulate a full disk
+/// (SQLITE_FULL) portably; a real deployment leaves it unset.
+#[derive(Debug, Clone, Default)]
+pub struct SqlitePageLimit(Arc<AtomicU64>);
+
+impl SqlitePageLimit {
+    /// A cap of `pages` pages (SQLite never shrinks a database to fit one).
+    pub fn new(pages: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(pages)))
+    }
+
+    /// Moves the cap: lower to fill the "disk", higher to free it.
+    pub fn set(&self, pages: u64) {
+        self.0.store(pages, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A duration in seconds: positive and finite.
@@ -86,6 +116,7 @@ impl DatabaseConfig {
             idle_timeout_secs: 600,
             max_lifetime_secs: 1800,
             database_read_url: None,
+            sqlite_page_limit: None,
         }
     }
 

@@ -1,17 +1,25 @@
 //! The GraphQL surface's errors: every error carries `extensions.code`;
 //! user errors say which field and why, internal ones are logged and shown
-//! as a generic message.
+//! as a generic message. A database fault is `DATABASE_UNAVAILABLE` or
+//! `STORAGE_FULL`, with `retryAfterSeconds`: the HTTP handler (`http`)
+//! answers those with 503 and `Retry-After`.
 
 use async_graphql::{ErrorExtensions, Value};
+use sea_orm::DbErr;
 
 use crate::domain::FieldError;
 use crate::ingest::IngestError;
+use crate::store::{self, Fault};
 
 /// `extensions.code` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiErrorCode {
     BadUserInput,
     InternalServerError,
+    /// The database is unreachable or overloaded; retry later.
+    DatabaseUnavailable,
+    /// The database's disk is full; nothing was stored, retry later.
+    StorageFull,
 }
 
 impl ApiErrorCode {
@@ -19,6 +27,16 @@ impl ApiErrorCode {
         match self {
             ApiErrorCode::BadUserInput => "BAD_USER_INPUT",
             ApiErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            ApiErrorCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            ApiErrorCode::StorageFull => "STORAGE_FULL",
+        }
+    }
+
+    /// The code of a database fault.
+    pub fn of_fault(fault: Fault) -> Self {
+        match fault {
+            Fault::Unavailable => ApiErrorCode::DatabaseUnavailable,
+            Fault::StorageFull => ApiErrorCode::StorageFull,
         }
     }
 }
@@ -29,12 +47,33 @@ pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
         .extend_with(|_, e| e.set("code", ApiErrorCode::BadUserInput.as_str()))
 }
 
-/// An internal error: logged with its cause chain, shown generically.
+/// An internal error: logged with its cause chain, shown generically. A
+/// database fault anywhere in the chain becomes its own error instead.
 pub fn internal(error: impl Into<anyhow::Error>) -> async_graphql::Error {
     let error = error.into();
+    if let Some(fault) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<DbErr>())
+        .and_then(store::fault)
+    {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "GraphQL resolver met a database fault"
+        );
+        return fault_error(fault);
+    }
     tracing::error!(error = ?error, "GraphQL resolver failed");
     async_graphql::Error::new("internal error")
         .extend_with(|_, e| e.set("code", ApiErrorCode::InternalServerError.as_str()))
+}
+
+/// A database fault as a GraphQL error: what happened, nothing stored, and
+/// when to retry.
+pub fn fault_error(fault: Fault) -> async_graphql::Error {
+    async_graphql::Error::new(fault.message()).extend_with(move |_, e| {
+        e.set("code", ApiErrorCode::of_fault(fault).as_str());
+        e.set("retryAfterSeconds", fault.retry_after().as_secs());
+    })
 }
 
 /// Webhook field names are snake_case; GraphQL inputs are camelCase.
@@ -95,6 +134,7 @@ pub fn from_ingest(error: IngestError) -> async_graphql::Error {
         IngestError::Invalid(errors) => invalid(&errors),
         e @ IngestError::TooMany { .. } => bad_input(e.to_string()),
         IngestError::Store(db) => {
+            // `internal` recognises a fault in the chain.
             internal(anyhow::Error::new(db).context("Failed to store webhooks"))
         }
     }
@@ -102,12 +142,29 @@ pub fn from_ingest(error: IngestError) -> async_graphql::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::camel;
+    use super::*;
 
     #[test]
     fn webhook_field_names_become_input_field_names() {
         assert_eq!(camel("referrer_url"), "referrerUrl");
         assert_eq!(camel("created_at"), "createdAt");
         assert_eq!(camel("url"), "url");
+    }
+
+    #[test]
+    fn a_database_fault_in_an_error_chain_gets_its_own_code() {
+        let unreachable =
+            anyhow::Error::new(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))
+                .context("Failed to count pageviews");
+        let error = internal(unreachable);
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some(Value::from("DATABASE_UNAVAILABLE")));
+
+        let bug = internal(anyhow::anyhow!("a bug"));
+        let code = bug.extensions.as_ref().and_then(|x| x.get("code").cloned());
+        assert_eq!(code, Some(Value::from("INTERNAL_SERVER_ERROR")));
     }
 }

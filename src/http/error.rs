@@ -1,15 +1,19 @@
 //! The REST surface's one error type. User errors say which field and why;
 //! internal errors are logged with their cause chain and shown as a generic
-//! message, so no SQL or stack detail ever reaches a client.
+//! message, so no SQL or stack detail ever reaches a client. A database
+//! fault (unreachable, disk full) is neither: it says so, with the status
+//! and `Retry-After` of [`Fault`], so a sender knows nothing was stored and
+//! when to try again.
 
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 use crate::domain::FieldError;
 use crate::ingest::{IngestError, JsonBodyError};
+use crate::store::{self, Fault};
 
 /// Everything a REST handler can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,10 @@ pub enum ApiError {
     /// A batch over the limit (422): its items may all be fine, the size is not.
     #[error("a batch holds at most {max} payloads, this one has {got}")]
     TooMany { max: usize, got: usize },
+    /// The database is unreachable or overloaded (503), or its disk is full
+    /// (507): nothing was stored, retry after the `Retry-After` it carries.
+    #[error("{}", .0.message())]
+    Fault(Fault),
     /// Anything else (500), logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -47,9 +55,17 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid(errors) => ApiError::Invalid(errors),
             IngestError::TooMany { max, got } => ApiError::TooMany { max, got },
-            IngestError::Store(db) => {
-                ApiError::Internal(anyhow::Error::new(db).context("Failed to store webhooks"))
-            }
+            IngestError::Store(db) => match store::fault(&db) {
+                Some(fault) => {
+                    // Per request at debug: the fault itself is logged once
+                    // where it starts (health probe, group commit).
+                    tracing::debug!(error = %db, "webhook refused on a database fault");
+                    ApiError::Fault(fault)
+                }
+                None => {
+                    ApiError::Internal(anyhow::Error::new(db).context("Failed to store webhooks"))
+                }
+            },
         }
     }
 }
@@ -79,6 +95,7 @@ impl IntoResponse for ApiError {
             ApiError::BadEncoding(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),
+            ApiError::Fault(fault) => (fault_status(*fault), fault.code()),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
@@ -97,13 +114,33 @@ impl IntoResponse for ApiError {
             }
         }
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::UnsupportedEncoding(_) = self {
-            // RFC 7694: say which coding would have been understood.
-            response.headers_mut().insert(
-                axum::http::header::ACCEPT_ENCODING,
-                axum::http::HeaderValue::from_static("gzip"),
-            );
+        match &self {
+            ApiError::UnsupportedEncoding(_) => {
+                // RFC 7694: say which coding would have been understood.
+                response
+                    .headers_mut()
+                    .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            ApiError::Fault(fault) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after(*fault));
+            }
+            _ => {}
         }
         response
     }
+}
+
+/// The HTTP status of a database fault, on every surface.
+pub fn fault_status(fault: Fault) -> StatusCode {
+    match fault {
+        Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Fault::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+    }
+}
+
+/// The `Retry-After` of a database fault, in whole seconds.
+pub fn retry_after(fault: Fault) -> HeaderValue {
+    HeaderValue::from(fault.retry_after().as_secs())
 }

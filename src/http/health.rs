@@ -1,5 +1,7 @@
 //! Liveness, readiness and metrics, for load balancers, orchestrators and monitoring.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -40,14 +42,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     )
 }
 
-/// Counters in the Prometheus text format.
+/// The one database read of a scrape gets this long: a scrape must answer
+/// while the database is slow or down, that is when it matters most.
+const METRICS_QUERY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Counters in the Prometheus text format. Answers at once while the
+/// database is down: the gauges it cannot read are `NaN`.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let statements = state.store.statements_executed();
     let replica = state.store.replica_statements_executed();
+    let up = u8::from(state.store.database_up());
     // Read after the counters, so this query shows up in the next scrape.
-    let dirty = match state.store.dirty_count().await {
-        Ok(n) => n.to_string(),
-        Err(_) => "NaN".to_owned(),
+    let dirty = match tokio::time::timeout(METRICS_QUERY_TIMEOUT, state.store.dirty_count()).await {
+        Ok(Ok(n)) => n.to_string(),
+        _ => "NaN".to_owned(),
     };
     let body = format!(
         "# HELP growth_analytics_sql_statements_total SQL statements executed since start-up.\n\
@@ -58,8 +66,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          growth_analytics_sql_replica_statements_total {}\n\
          # HELP growth_analytics_dirty_fingerprints Fingerprints whose touchpoints and credits await recomputation.\n\
          # TYPE growth_analytics_dirty_fingerprints gauge\n\
-         growth_analytics_dirty_fingerprints {}\n",
-        statements, replica, dirty,
+         growth_analytics_dirty_fingerprints {}\n\
+         # HELP growth_analytics_database_up Whether the primary database answered its last health probe (1) or not (0).\n\
+         # TYPE growth_analytics_database_up gauge\n\
+         growth_analytics_database_up {}\n",
+        statements, replica, dirty, up,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

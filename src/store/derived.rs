@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::Iden as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Store, TimeRange};
@@ -41,7 +41,7 @@ impl Store {
         Ok(dirty_fingerprint::Entity::find()
             .order_by_asc(dirty_fingerprint::Column::Fingerprint)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.primary())
             .await?
             .into_iter()
             .map(|d| (d.fingerprint, d.version))
@@ -63,7 +63,7 @@ impl Store {
         credits: Vec<credit::ActiveModel>,
     ) -> Result<(), DbErr> {
         let _gate = self.write_turn().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             // Steps of several service processes must not interleave: two
             // steps replacing one journey's credits at once could both
@@ -118,7 +118,7 @@ impl Store {
         if let Some(to) = range.to {
             query = query.filter(credit::Column::ConversionAt.lt(to));
         }
-        query.all(&self.db).await
+        query.all(&self.primary()).await
     }
 
     /// Touchpoints and distinct visitors in `range`, grouped for a report.
@@ -160,21 +160,26 @@ impl Store {
         for col in groups {
             query = query.group_by(*col);
         }
-        query.into_model::<TouchCountRow>().all(&self.db).await
+        query
+            .into_model::<TouchCountRow>()
+            .all(&self.primary())
+            .await
     }
 
     /// How many fingerprints await recomputation.
     pub async fn dirty_count(&self) -> Result<u64, DbErr> {
         use sea_orm::PaginatorTrait;
-        dirty_fingerprint::Entity::find().count(&self.db).await
+        dirty_fingerprint::Entity::find()
+            .count(&self.primary())
+            .await
     }
 
     /// Every touchpoint and credit row, for the test that compares them with
     /// a recomputation from scratch.
     pub async fn all_derived(&self) -> Result<(Vec<touchpoint::Model>, Vec<credit::Model>), DbErr> {
         Ok((
-            touchpoint::Entity::find().all(&self.db).await?,
-            credit::Entity::find().all(&self.db).await?,
+            touchpoint::Entity::find().all(&self.primary()).await?,
+            credit::Entity::find().all(&self.primary()).await?,
         ))
     }
 }

@@ -27,6 +27,14 @@
 //! gate is still taken around each group so campaign spend, which writes
 //! outside the group, keeps its turn.
 //!
+//! Faults: a group that fails because the database is unreachable or its
+//! disk is full is not retried request by request (every retry would fail
+//! the same way, and an unreachable database would be waited for once per
+//! request): all its requests get that error at once. While the database is
+//! known to be down (see `health`) the writer answers every queued request
+//! with "unavailable" without touching the pool, so the queue drains at
+//! once instead of at one connect timeout per group.
+//!
 //! Shutdown: the writer owns the receiving end and runs until every sender
 //! (every clone of the `Store`) is dropped, so requests already queued are
 //! committed and answered before it stops.
@@ -36,6 +44,8 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::fault;
+use super::health::Health;
 use super::write::{self, Write};
 use super::InsertOutcome;
 
@@ -65,9 +75,14 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Spawns the writer task on the current Tokio runtime.
-    pub(super) fn start(db: DatabaseConnection, gate: Option<Arc<Mutex<()>>>) -> Self {
+    pub(super) fn start(
+        db: DatabaseConnection,
+        gate: Option<Arc<Mutex<()>>>,
+        health: Health,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, gate, jobs));
+        let writer = Group { db, gate, health };
+        tokio::spawn(run(writer, jobs));
         Self { queue }
     }
 
@@ -85,8 +100,15 @@ impl Writer {
     }
 }
 
+/// What the writer task writes with.
+struct Group {
+    db: DatabaseConnection,
+    gate: Option<Arc<Mutex<()>>>,
+    health: Health,
+}
+
 /// The writer task: one group at a time until the queue is closed and empty.
-async fn run(db: DatabaseConnection, gate: Option<Arc<Mutex<()>>>, mut jobs: mpsc::Receiver<Job>) {
+async fn run(writer: Group, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut rows = first.write.len();
         let mut group = vec![first];
@@ -99,68 +121,89 @@ async fn run(db: DatabaseConnection, gate: Option<Arc<Mutex<()>>>, mut jobs: mps
                 Err(_) => break,
             }
         }
-        commit_group(&db, gate.as_deref(), group).await;
+        writer.commit_group(group).await;
     }
 }
 
-/// Commits a group and answers its requests; on failure retries each alone.
-async fn commit_group(db: &DatabaseConnection, gate: Option<&Mutex<()>>, group: Vec<Job>) {
-    let (writes, replies): (Vec<Write>, Vec<_>) =
-        group.into_iter().map(|job| (job.write, job.reply)).unzip();
-    match transaction(db, gate, &writes).await {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // The caller may have gone away; its rows are stored anyway.
-                let _ = reply.send(Ok(outcome));
+impl Group {
+    /// Commits a group and answers its requests; on failure retries each alone.
+    async fn commit_group(&self, group: Vec<Job>) {
+        let (writes, replies): (Vec<Write>, Vec<_>) =
+            group.into_iter().map(|job| (job.write, job.reply)).unzip();
+        match self.transaction(&writes).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // The caller may have gone away; its rows are stored anyway.
+                    let _ = reply.send(Ok(outcome));
+                }
             }
-        }
-        Err(e) if writes.len() == 1 => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(e));
+            Err(e) if writes.len() == 1 => {
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
             }
-        }
-        Err(e) => {
-            tracing::warn!(
-                error = %e,
-                requests = writes.len(),
-                "group commit failed; retrying each request alone"
-            );
-            for (write, reply) in writes.iter().zip(replies) {
-                let alone = transaction(db, gate, std::slice::from_ref(write))
-                    .await
-                    .and_then(|outcomes| {
-                        outcomes
-                            .into_iter()
-                            .next()
-                            .ok_or_else(|| DbErr::Custom("a write returned no outcome".into()))
-                    });
-                let _ = reply.send(alone);
+            Err(e) if fault::copy(&e).is_some() => {
+                // A full disk is news each time; an outage is logged once,
+                // by the health probe, however many groups it refuses.
+                if fault::fault(&e) == Some(fault::Fault::StorageFull) {
+                    tracing::warn!(
+                        error = %e,
+                        requests = writes.len(),
+                        "group commit refused: the database's disk is full"
+                    );
+                } else {
+                    tracing::debug!(
+                        error = %e,
+                        requests = writes.len(),
+                        "group commit refused: the database is unavailable"
+                    );
+                }
+                for reply in replies {
+                    let copy = fault::copy(&e).unwrap_or_else(fault::unavailable);
+                    let _ = reply.send(Err(copy));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    requests = writes.len(),
+                    "group commit failed; retrying each request alone"
+                );
+                for (write, reply) in writes.iter().zip(replies) {
+                    let alone =
+                        self.transaction(std::slice::from_ref(write))
+                            .await
+                            .and_then(|outcomes| {
+                                outcomes.into_iter().next().ok_or_else(|| {
+                                    DbErr::Custom("a write returned no outcome".into())
+                                })
+                            });
+                    let _ = reply.send(alone);
+                }
             }
         }
     }
-}
 
-/// Runs `writes` in one transaction under the write gate; the outcomes are
-/// returned only once COMMIT has returned.
-async fn transaction(
-    db: &DatabaseConnection,
-    gate: Option<&Mutex<()>>,
-    writes: &[Write],
-) -> Result<Vec<InsertOutcome>, DbErr> {
-    let _turn = match gate {
-        Some(gate) => Some(gate.lock().await),
-        None => None,
-    };
-    let txn = db.begin().await?;
-    match write::apply(&txn, writes).await {
-        Ok(outcomes) => {
-            txn.commit().await?;
-            Ok(outcomes)
+    /// Runs `writes` in one transaction under the write gate; the outcomes are
+    /// returned only once COMMIT has returned. Fails at once while the
+    /// database is known to be down.
+    async fn transaction(&self, writes: &[Write]) -> Result<Vec<InsertOutcome>, DbErr> {
+        let _turn = match &self.gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let txn = self.health.guard(self.db.begin()).await?;
+        let result = match write::apply(&txn, writes).await {
+            Ok(outcomes) => txn.commit().await.map(|()| outcomes),
+            Err(e) => {
+                // Release the write lock now rather than when the handle drops.
+                let _ = txn.rollback().await;
+                Err(e)
+            }
+        };
+        if let Err(e) = &result {
+            self.health.saw(e);
         }
-        Err(e) => {
-            // Release the write lock now rather than when the handle drops.
-            let _ = txn.rollback().await;
-            Err(e)
-        }
+        result
     }
 }

@@ -47,7 +47,7 @@ impl Store {
                             .add(column.is_in(chunk.iter().cloned()))
                             .add(also.clone()),
                     )
-                    .all(self.reader())
+                    .all(&self.reader())
                     .await?,
             );
         }
@@ -148,7 +148,7 @@ impl Store {
             .column_as(Expr::cust("COUNT(DISTINCT fingerprint)"), "visitors")
             .filter(cond)
             .into_model::<Totals>()
-            .one(self.reader())
+            .one(&self.reader())
             .await?;
         Ok(totals.map_or((0, 0), |t| (t.pageviews as u64, t.visitors as u64)))
     }
@@ -193,7 +193,7 @@ impl Store {
             .order_by_asc(identity_link::Column::UserId)
             .limit(limit)
             .into_model::<UserRow>()
-            .all(self.reader())
+            .all(&self.reader())
             .await
     }
 
@@ -212,7 +212,7 @@ impl Store {
             .column(identity_link::Column::UserId)
             .group_by(identity_link::Column::UserId)
             .having(having)
-            .count(self.reader())
+            .count(&self.reader())
             .await
     }
 }

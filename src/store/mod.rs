@@ -4,7 +4,9 @@
 //! domain types and entity models only.
 
 mod derived;
+mod fault;
 mod group_commit;
+mod health;
 mod journeys;
 mod read;
 mod spend;
@@ -16,13 +18,20 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, Connection as _};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlxSqliteConnector, TransactionTrait,
+};
 use tokio::sync::Mutex;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, SqlitePageLimit};
+pub use health::Guarded;
+use health::Health;
 
 pub use derived::{TouchCountRow, TouchGrouping};
+pub use fault::{fault, Fault};
 pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
 pub use spend::{SpendOutcome, SpendRow};
@@ -63,6 +72,11 @@ pub struct Store {
     write_gate: Option<Arc<Mutex<()>>>,
     /// The queue of the group-commit writer (see `group_commit`).
     writer: group_commit::Writer,
+    /// Whether the primary answers (see `health`): while it does not,
+    /// operations fail at once instead of waiting for a connection.
+    health: Health,
+    /// The same for the reader pool (the primary's own without a replica).
+    reader_health: Health,
 }
 
 impl Store {
@@ -79,19 +93,22 @@ impl Store {
             std::slice::from_ref(&statements),
         )
         .await?;
-        let (reader, has_replica) = match &config.database_read_url {
+        let health = health_of(&db, &config.database_url);
+        let (reader, reader_health, has_replica) = match &config.database_read_url {
             Some(url) if !url.trim().is_empty() => {
                 let counters = [statements.clone(), replica_statements.clone()];
-                (open_pool(config, url, &counters).await?, true)
+                let reader = open_pool(config, url, &counters).await?;
+                let reader_health = health_of(&reader, url);
+                (reader, reader_health, true)
             }
-            _ => (db.clone(), false),
+            _ => (db.clone(), health.clone(), false),
         };
         if reader.get_database_backend() != db.get_database_backend() {
             anyhow::bail!("DATABASE_READ_URL must name the same kind of database as DATABASE_URL");
         }
         let write_gate = matches!(db.get_database_backend(), DbBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        let writer = group_commit::Writer::start(db.clone(), write_gate.clone());
+        let writer = group_commit::Writer::start(db.clone(), write_gate.clone(), health.clone());
         Ok(Self {
             db,
             reader,
@@ -103,7 +120,28 @@ impl Store {
             acquire_timeout: config.acquire_timeout(),
             write_gate,
             writer,
+            health,
+            reader_health,
         })
+    }
+
+    /// Whether the primary database is reachable, as last probed (always
+    /// `true` on SQLite): the `/metrics` gauge, answered without a query.
+    pub fn database_up(&self) -> bool {
+        self.health.is_up()
+    }
+
+    /// The primary pool for statements outside a transaction, failing at
+    /// once while it is known to be down (see `health`).
+    fn primary(&self) -> Guarded<'_> {
+        Guarded::new(&self.db, &self.health)
+    }
+
+    /// Begins a write transaction on the primary, failing at once while it
+    /// is down. Only the acquiring is guarded: once a transaction runs,
+    /// abandoning it mid-COMMIT would leave its outcome unknown.
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.health.guard(self.db.begin()).await
     }
 
     /// SQL statements executed since start-up, on both pools.
@@ -201,17 +239,20 @@ impl Store {
     /// Whether the primary database answers, within the acquire timeout
     /// (at most 2 s).
     pub async fn ping(&self) -> bool {
-        ping(&self.db, self.ping_timeout()).await
+        self.health.is_up() && ping(&self.db, self.ping_timeout()).await
     }
 
     /// What `/readyz` reports: migrations applied, and every pool answers.
     pub async fn readiness(&self) -> Readiness {
         let timeout = self.ping_timeout();
+        // Known down: say so at once rather than after a ping timeout.
+        let primary = async { self.health.is_up() && ping(&self.db, timeout).await };
         let (primary, replica) = if self.has_replica {
-            let (p, r) = tokio::join!(ping(&self.db, timeout), ping(&self.reader, timeout));
+            let replica = async { self.reader_health.is_up() && ping(&self.reader, timeout).await };
+            let (p, r) = tokio::join!(primary, replica);
             (p, Some(r))
         } else {
-            (ping(&self.db, timeout).await, None)
+            (primary.await, None)
         };
         Readiness {
             migrated: self.is_migrated(),
@@ -227,8 +268,10 @@ impl Store {
     /// The pool for read-only queries: the replica when `DATABASE_READ_URL`
     /// is set, else the primary. Its answers may lag the primary by the
     /// replication delay, so never read a just-written row back through it.
-    pub fn reader(&self) -> &DatabaseConnection {
-        &self.reader
+    ///
+    /// Fails at once while that pool is known to be down (see `health`).
+    pub fn reader(&self) -> Guarded<'_> {
+        Guarded::new(&self.reader, &self.reader_health)
     }
 
     /// This store with its reads on the primary too: for work that reads and
@@ -284,33 +327,21 @@ async fn open_pool(
         .min_connections(0)
         .acquire_timeout(config.acquire_timeout())
         .connect_lazy(true)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            // WAL lets readers run beside the writer; FULL sync makes a
-            // committed (and so acknowledged) webhook survive power loss.
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(30))
-                // 16 MiB of page cache per connection (the default is 2 MiB):
-                // index inserts at random positions otherwise re-read pages
-                // from the OS on every batch. Per connection, so it is kept
-                // modest: 16 connections could otherwise hold 1 GiB.
-                .pragma("cache_size", "-16384")
-                // Group commit builds INSERTs of every row count up to 1,000:
-                // each is a distinct prepared statement of up to 19,000
-                // parameters, and sqlx keeps 100 per connection by default,
-                // which grows the server by hundreds of MiB for nothing.
-                .statement_cache_capacity(24)
-        });
+        .sqlx_logging(false);
     if let Some(idle) = config.idle_timeout() {
         options.idle_timeout(idle);
     }
     if let Some(lifetime) = config.max_lifetime() {
         options.max_lifetime(lifetime);
     }
-    let mut db = Database::connect(options)
-        .await
-        .with_context(|| format!("Failed to set up a connection pool for {}", redact(url)))?;
+    let mut db = if url.starts_with("sqlite:") {
+        sqlite_pool(options, url, config.sqlite_page_limit.clone())
+            .with_context(|| format!("Failed to set up a connection pool for {}", redact(url)))?
+    } else {
+        Database::connect(options)
+            .await
+            .with_context(|| format!("Failed to set up a connection pool for {}", redact(url)))?
+    };
     let counters = counters.to_vec();
     db.set_metric_callback(move |_| {
         for counter in &counters {
@@ -318,6 +349,95 @@ async fn open_pool(
         }
     });
     Ok(db)
+}
+
+/// The SQLite pool, built on sqlx directly for one reason: a connection
+/// whose transaction state is in doubt must never be handed out again.
+///
+/// On SQLITE_FULL (and IOERR, NOMEM) SQLite may roll the whole transaction
+/// back by itself. sqlx does not notice: its transaction depth stays 1, the
+/// ROLLBACK that follows fails ("no transaction is active") and leaves it
+/// at 1, and the connection goes back to the pool. Its next "transaction"
+/// then is a SAVEPOINT, and once a ROLLBACK TO has left that savepoint open
+/// every later "COMMIT" is a RELEASE of a nested savepoint inside a
+/// transaction that never commits: the rows are acknowledged, invisible to
+/// every other connection, lost at restart, and the connection holds the
+/// write lock so all other writers fail with "database is locked". So a
+/// connection that comes back with a transaction still open by sqlx's
+/// count is closed (closing rolls back whatever SQLite still holds), and
+/// the pool opens a fresh one.
+fn sqlite_pool(
+    options: ConnectOptions,
+    url: &str,
+    page_limit: Option<SqlitePageLimit>,
+) -> Result<DatabaseConnection, sqlx::Error> {
+    use sqlx::ConnectOptions as _;
+    let connect = url
+        .parse::<SqliteConnectOptions>()?
+        .disable_statement_logging()
+        // WAL lets readers run beside the writer; FULL sync makes a
+        // committed (and so acknowledged) webhook survive power loss.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(30))
+        // 16 MiB of page cache per connection (the default is 2 MiB):
+        // index inserts at random positions otherwise re-read pages
+        // from the OS on every batch. Per connection, so it is kept
+        // modest: 16 connections could otherwise hold 1 GiB.
+        .pragma("cache_size", "-16384")
+        // Group commit builds INSERTs of every row count up to 1,000:
+        // each is a distinct prepared statement of up to 19,000
+        // parameters, and sqlx keeps 100 per connection by default,
+        // which grows the server by hundreds of MiB for nothing.
+        .statement_cache_capacity(24);
+    let mut pool = options
+        .sqlx_pool_options::<sqlx::Sqlite>()
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // Processes what is queued first: a dropped transaction's
+                // ROLLBACK runs before the ping does.
+                conn.ping().await?;
+                if conn.is_in_transaction() {
+                    tracing::warn!(
+                        "closing an SQLite connection whose transaction did not end cleanly \
+                     (SQLite rolled it back itself, e.g. on a full disk)"
+                    );
+                    return Ok(false);
+                }
+                Ok(true)
+            })
+        });
+    if let Some(limit) = page_limit {
+        let (on_connect, on_acquire) = (limit.clone(), limit);
+        pool = pool
+            .after_connect(move |conn, _| {
+                let pages = on_connect.get();
+                Box::pin(async move { set_page_limit(conn, pages).await })
+            })
+            .before_acquire(move |conn, _| {
+                let pages = on_acquire.get();
+                Box::pin(async move { set_page_limit(conn, pages).await.map(|()| true) })
+            });
+    }
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(
+        pool.connect_lazy_with(connect),
+    ))
+}
+
+/// Applies a [`SqlitePageLimit`] to one connection.
+async fn set_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
+/// A probed health for a network database, an always-up one for SQLite.
+fn health_of(db: &DatabaseConnection, url: &str) -> Health {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => Health::always_up(),
+        _ => Health::probed(url),
+    }
 }
 
 async fn ping(db: &DatabaseConnection, timeout: Duration) -> bool {
@@ -342,5 +462,70 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Statement;
+
+    use super::*;
+
+    /// SQLite rolls a transaction back by itself on a full disk (SQLITE_FULL
+    /// at COMMIT, or IOERR/NOMEM): a `ROLLBACK` behind sqlx's back puts a
+    /// connection in exactly that state, portably. Before the fix, the
+    /// connection went back to the pool believing itself in a transaction:
+    /// a later failed request left a real one open, and the next "commit"
+    /// was acknowledged without committing.
+    #[tokio::test]
+    async fn a_transaction_that_sqlite_rolled_back_itself_cannot_make_a_later_commit_a_lie() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let mut options = ConnectOptions::new(url.clone());
+        // One connection: every step below runs on the same one, or on
+        // the fresh one that replaced it.
+        options.max_connections(1).min_connections(0);
+        let db = sqlite_pool(options, &url, None).unwrap();
+        db.execute_unprepared("CREATE TABLE t (v INTEGER NOT NULL)")
+            .await
+            .unwrap();
+
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        txn.execute_unprepared("ROLLBACK").await.unwrap();
+        assert!(
+            txn.rollback().await.is_err(),
+            "sqlx's own ROLLBACK finds no transaction, as after SQLITE_FULL"
+        );
+
+        // A request that fails on a statement, and is rolled back.
+        let txn = db.begin().await.unwrap();
+        assert!(txn
+            .execute_unprepared("INSERT INTO t VALUES (NULL)")
+            .await
+            .is_err());
+        txn.rollback().await.unwrap();
+
+        // A request that commits.
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("INSERT INTO t VALUES (3)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+
+        // Committed means visible to another connection, and durable.
+        let other = Database::connect(url.as_str()).await.unwrap();
+        let row = other
+            .query_one(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT COUNT(*) FROM t WHERE v = 3",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let committed: i64 = row.try_get_by_index(0).unwrap();
+        assert_eq!(committed, 1, "the acknowledged commit is really committed");
     }
 }

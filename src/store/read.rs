@@ -130,7 +130,7 @@ impl Store {
             .order_by_asc(pageview::Column::CreatedAt)
             .order_by_asc(pageview::Column::Id)
             .limit(limit)
-            .all(self.reader())
+            .all(&self.reader())
             .await
     }
 
@@ -138,7 +138,7 @@ impl Store {
     pub async fn count_pageviews(&self, filter: &PageviewFilter) -> Result<u64, DbErr> {
         pageview::Entity::find()
             .filter(filter.condition())
-            .count(self.reader())
+            .count(&self.reader())
             .await
     }
 
@@ -158,7 +158,7 @@ impl Store {
             .order_by_asc(event::Column::CreatedAt)
             .order_by_asc(event::Column::Id)
             .limit(limit)
-            .all(self.reader())
+            .all(&self.reader())
             .await
     }
 
@@ -166,7 +166,7 @@ impl Store {
     pub async fn count_events(&self, filter: &EventFilter) -> Result<u64, DbErr> {
         event::Entity::find()
             .filter(filter.condition())
-            .count(self.reader())
+            .count(&self.reader())
             .await
     }
 
@@ -178,7 +178,7 @@ impl Store {
     ) -> Result<Vec<pageview::Model>, DbErr> {
         pageview::Entity::find()
             .filter(pageview::Column::DedupKey.is_in(keys))
-            .all(&self.db)
+            .all(&self.primary())
             .await
     }
 
@@ -187,7 +187,7 @@ impl Store {
     pub async fn events_by_keys(&self, keys: Vec<Vec<u8>>) -> Result<Vec<event::Model>, DbErr> {
         event::Entity::find()
             .filter(event::Column::DedupKey.is_in(keys))
-            .all(&self.db)
+            .all(&self.primary())
             .await
     }
 }

@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::campaign_spend;
 use sea_orm::sea_query::{Condition, OnConflict};
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::Store;
 
@@ -69,7 +67,7 @@ impl Store {
         let latest: Vec<SpendRow> = latest.into_values().collect();
 
         let _turn = self.write_turn().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut new_keys = 0;
         for chunk in latest.chunks(CHUNK) {
             // Counted inside the transaction, before the upsert, only to
@@ -137,7 +135,7 @@ impl Store {
             .order_by_asc(campaign_spend::Column::Campaign)
             .order_by_asc(campaign_spend::Column::Source)
             .order_by_asc(campaign_spend::Column::Medium)
-            .all(&self.db)
+            .all(&self.primary())
             .await
     }
 }
