@@ -32,6 +32,15 @@ impl ApiErrorCode {
         }
     }
 
+    /// The database fault an `extensions.code` stands for, if any.
+    pub fn fault_of(code: &str) -> Option<Fault> {
+        match code {
+            "DATABASE_UNAVAILABLE" => Some(Fault::Unavailable),
+            "STORAGE_FULL" => Some(Fault::StorageFull),
+            _ => None,
+        }
+    }
+
     /// The code of a database fault.
     pub fn of_fault(fault: Fault) -> Self {
         match fault {
@@ -51,9 +60,13 @@ pub fn bad_input(message: impl Into<String>) -> async_graphql::Error {
 /// database fault anywhere in the chain becomes its own error instead.
 pub fn internal(error: impl Into<anyhow::Error>) -> async_graphql::Error {
     let error = error.into();
+    // DataLoaders share their error behind an `Arc`.
     if let Some(fault) = error
         .chain()
-        .find_map(|e| e.downcast_ref::<DbErr>())
+        .find_map(|e| {
+            e.downcast_ref::<DbErr>()
+                .or_else(|| e.downcast_ref::<std::sync::Arc<DbErr>>().map(|a| &**a))
+        })
         .and_then(store::fault)
     {
         tracing::warn!(

@@ -8,8 +8,9 @@
 //!   fails before execution (parse, validation, a limit, variables, no
 //!   query, an unknown operation) is 400 without `data`; under
 //!   `application/json` it stays 200, the spec's rule for legacy clients.
-//!   Whatever the type: 503 with `Retry-After` when the database is
-//!   unavailable or the request ran out of time (`QUERY_TIMEOUT_SECS`).
+//!   Whatever the type, as the webhooks answer: 503 with `Retry-After` when
+//!   the database is unavailable or the request ran out of time
+//!   (`QUERY_TIMEOUT_SECS`), 507 when the database's disk is full.
 //! - **Every error has `extensions.code`**, here if no resolver gave one.
 //! - **CSRF.** POST bodies are taken only as `application/json` (or
 //!   `application/graphql-response+json`): a cross-site form or a `fetch`
@@ -30,6 +31,7 @@ use serde_json::{json, Value};
 
 use super::limits::{Executed, VALIDATION_FAILED};
 use crate::startup::AppState;
+use crate::store::Fault;
 
 /// The spec's own media type: 4xx statuses for requests that fail early.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -37,8 +39,6 @@ const JSON: &str = "application/json";
 
 /// `extensions.code` of a request that ran out of time.
 pub const QUERY_TIMEOUT: &str = "QUERY_TIMEOUT";
-/// Codes that mean "retry later", answered 503 with `Retry-After`.
-const UNAVAILABLE_CODES: [&str; 3] = ["DATABASE_UNAVAILABLE", "STORAGE_FULL", QUERY_TIMEOUT];
 
 /// The response media type a request negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,11 +427,14 @@ fn error_code(error: &ServerError) -> Option<String> {
 
 fn encode(mut response: async_graphql::Response, executed: bool, media: MediaType) -> Response {
     assign_codes(&mut response.errors, executed);
-    let unavailable = response
+    // A database fault answers as the webhooks do: 503 (or 507 for a full
+    // disk, which outranks it) with the fault's `Retry-After`.
+    let fault = response
         .errors
         .iter()
         .filter_map(error_code)
-        .any(|c| UNAVAILABLE_CODES.contains(&c.as_str()));
+        .filter_map(|c| super::ApiErrorCode::fault_of(&c))
+        .max_by_key(|f| matches!(f, Fault::StorageFull));
     let (status, body) = if !executed && !response.errors.is_empty() {
         // Refused before execution: no `data` entry at all.
         let status = match media {
@@ -455,11 +458,7 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
         tracing::error!(error = %e, "GraphQL response could not be encoded");
         json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] }).to_string()
     });
-    let status = if unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        status
-    };
+    let status = fault.map_or(status, crate::http::error::fault_status);
     let mut http = (
         status,
         [(
@@ -469,9 +468,9 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
         body,
     )
         .into_response();
-    if unavailable {
+    if let Some(fault) = fault {
         http.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, crate::http::error::retry_after(fault));
     }
     http
 }

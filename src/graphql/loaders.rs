@@ -61,7 +61,7 @@ pub async fn journey(
     loader
         .load_one(key.clone())
         .await
-        .map_err(|e| internal(anyhow::anyhow!("Failed to load journey: {e}")))?
+        .map_err(|e| internal(anyhow::Error::new(e).context("Failed to load journey")))?
         .ok_or_else(|| internal(anyhow::anyhow!("journey {key:?} missing from its batch")))
 }
 
@@ -74,5 +74,5 @@ pub async fn journeys(
     loader
         .load_many(keys)
         .await
-        .map_err(|e| internal(anyhow::anyhow!("Failed to load journeys: {e}")))
+        .map_err(|e| internal(anyhow::Error::new(e).context("Failed to load journeys")))
 }

@@ -296,6 +296,39 @@ async fn fill_refuse_free_restart(disk: Disk, url: String, limit: Option<SqliteP
         assert_eq!(answer.body["stored"], BATCH as u64, "{answer:?}");
     }
 
+    // A GraphQL batch mutation meets the same full disk and is told the same
+    // (a batch: one small row may still fit in a page the refusals freed).
+    let inputs: Vec<Value> = (0..200)
+        .map(|j| {
+            json!({
+                "fingerprint": "graphql-on-a-full-disk",
+                "url": format!("https://www.blinkist.com/en/graphql/{j}?utm_source=google&utm_medium=cpc&padding={}", "x".repeat(200)),
+                "createdAt": format!("2026-05-02T10:{:02}:{:02}Z", j / 60, j % 60),
+            })
+        })
+        .collect();
+    let mutation = json!({
+        "query": "mutation($inputs: [PageviewInput!]!) { recordPageviews(inputs: $inputs) { stored } }",
+        "variables": { "inputs": inputs },
+    });
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(mutation.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, 507, "{body}");
+    assert!(retry_after.is_some());
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "STORAGE_FULL",
+        "{body}"
+    );
+
     // Space returns: writes succeed again, without a restart.
     disk.free();
     let freed = Instant::now();
