@@ -52,7 +52,13 @@ const MIGRATION_LOCK_KEY: i64 = 0x6761_2d6d_6967_7261;
 /// `/readyz` says so (see [`Store::readiness`]) until it comes back.
 #[derive(Clone)]
 pub struct Store {
+    /// The primary's write pool: the group-commit writer, the materialiser's
+    /// transactions, spend, migrations. Reads never take its connections,
+    /// so however heavy the reports, a webhook always finds one.
     db: DatabaseConnection,
+    /// The primary's read pool: reports, lists, the materialiser's reads.
+    primary_reads: DatabaseConnection,
+    /// Where read-only queries go: the replica's pool, or `primary_reads`.
     reader: DatabaseConnection,
     database_url: Arc<str>,
     /// SQL statements executed on either pool, for `/metrics`: lets an
@@ -87,9 +93,18 @@ impl Store {
     pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Self> {
         let statements = Arc::new(AtomicU64::new(0));
         let replica_statements = Arc::new(AtomicU64::new(0));
+        let (writes, reads) = pool_shares(config.max_connections);
         let db = open_pool(
             config,
             &config.database_url,
+            writes,
+            std::slice::from_ref(&statements),
+        )
+        .await?;
+        let primary_reads = open_pool(
+            config,
+            &config.database_url,
+            reads,
             std::slice::from_ref(&statements),
         )
         .await?;
@@ -97,11 +112,11 @@ impl Store {
         let (reader, reader_health, has_replica) = match &config.database_read_url {
             Some(url) if !url.trim().is_empty() => {
                 let counters = [statements.clone(), replica_statements.clone()];
-                let reader = open_pool(config, url, &counters).await?;
+                let reader = open_pool(config, url, config.max_connections, &counters).await?;
                 let reader_health = health_of(&reader, url);
                 (reader, reader_health, true)
             }
-            _ => (db.clone(), health.clone(), false),
+            _ => (primary_reads.clone(), health.clone(), false),
         };
         if reader.get_database_backend() != db.get_database_backend() {
             anyhow::bail!("DATABASE_READ_URL must name the same kind of database as DATABASE_URL");
@@ -111,6 +126,7 @@ impl Store {
         let writer = group_commit::Writer::start(db.clone(), write_gate.clone(), health.clone());
         Ok(Self {
             db,
+            primary_reads,
             reader,
             database_url: config.database_url.as_str().into(),
             statements,
@@ -134,7 +150,7 @@ impl Store {
     /// The primary pool for statements outside a transaction, failing at
     /// once while it is known to be down (see `health`).
     fn primary(&self) -> Guarded<'_> {
-        Guarded::new(&self.db, &self.health)
+        Guarded::new(&self.primary_reads, &self.health)
     }
 
     /// Begins a write transaction on the primary, failing at once while it
@@ -279,7 +295,8 @@ impl Store {
     /// replica would make it derive from stale facts.
     pub fn on_primary(&self) -> Store {
         Store {
-            reader: self.db.clone(),
+            reader: self.primary_reads.clone(),
+            reader_health: self.health.clone(),
             ..self.clone()
         }
     }
@@ -316,14 +333,25 @@ impl Readiness {
 }
 
 /// A lazily connecting pool on `url`, counting its statements in `counters`.
+/// How `DATABASE_MAX_CONNECTIONS` splits on the primary: (writes, reads).
+/// A quarter, at least two, is kept for writes (the group-commit writer and
+/// the materialiser's transaction side by side), so that reads, however
+/// many reports run, can never take the connection a webhook needs.
+fn pool_shares(total: u32) -> (u32, u32) {
+    let total = total.max(2);
+    let writes = (total / 4).max(2).min(total - 1);
+    (writes, total - writes)
+}
+
 async fn open_pool(
     config: &DatabaseConfig,
     url: &str,
+    size: u32,
     counters: &[Arc<AtomicU64>],
 ) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(config.max_connections)
+        .max_connections(size.max(1))
         .min_connections(0)
         .acquire_timeout(config.acquire_timeout())
         .connect_lazy(true)
@@ -467,6 +495,19 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_never_get_the_whole_primary_pool() {
+        assert_eq!(super::pool_shares(16), (4, 12));
+        assert_eq!(super::pool_shares(4), (2, 2));
+        assert_eq!(super::pool_shares(2), (1, 1));
+        assert_eq!(super::pool_shares(1), (1, 1));
+        for total in 2..100 {
+            let (writes, reads) = super::pool_shares(total);
+            assert_eq!(writes + reads, total);
+            assert!(writes >= 1 && reads >= 1);
+        }
+    }
+
     use sea_orm::Statement;
 
     use super::*;

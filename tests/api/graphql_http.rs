@@ -338,3 +338,82 @@ async fn a_request_past_its_deadline_is_answered_503_with_retry_after_and_the_se
     assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TIMEOUT");
     assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn heavy_reports_cannot_take_the_connection_a_webhook_needs() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.database.max_connections = 4;
+        c.database.acquire_timeout_secs = 1;
+    })
+    .await;
+    let pageviews: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({
+                "fingerprint": format!("f{}", i % 600),
+                "url": format!("https://a.example/p{i}?utm_source=s{}&utm_medium=cpc&utm_campaign=c{}", i % 7, i % 13),
+                "created_at": format!("2023-01-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60),
+            })
+        })
+        .collect();
+    let events: Vec<Value> = (0..600)
+        .map(|i| json!({ "name": "signup", "fingerprint": format!("f{i}"), "created_at": "2023-01-29T00:00:00Z" }))
+        .collect();
+    assert_eq!(
+        app.post_json("/webhooks/pageviews", &json!(pageviews))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_json("/webhooks/events", &json!(events))
+            .await
+            .status(),
+        200
+    );
+
+    // Reports computed on the spot (a lookback other than the default), many
+    // at once, each fanning out into parallel reads.
+    let reports: String = (0..6)
+        .map(|i| {
+            format!(
+                " r{i}: campaigns(model: LINEAR, lookbackDays: {}) {{ totalCount }}",
+                60 + i
+            )
+        })
+        .collect();
+    let query = json!({ "query": format!("{{{reports} }}") });
+    let readers: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url, query) = (
+                app.client.clone(),
+                format!("{}/graphql", app.address),
+                query.clone(),
+            );
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(query.to_string())
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..5 {
+        let response = app
+            .post_json(
+                "/webhooks/pageviews",
+                &json!({ "fingerprint": format!("during-{i}"), "url": "https://a.example/", "created_at": "2023-01-30T00:00:00Z" }),
+            )
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "a webhook during heavy reports"
+        );
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+}
