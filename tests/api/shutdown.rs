@@ -122,3 +122,83 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
         "stored must equal what was acknowledged"
     );
 }
+
+/// How many pageviews a fingerprint has, through GraphQL.
+async fn pageviews_of(base: &str, fingerprint: &str) -> u64 {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({
+            "query": "query($f: String) { pageviews(filter: {fingerprint: $f}) { totalCount } }",
+            "variables": { "f": fingerprint },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["pageviews"]["totalCount"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count in {body}"))
+}
+
+#[tokio::test]
+async fn kill_9_mid_load_loses_nothing_acknowledged_and_leaves_no_batch_half_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("kill.db").display());
+    let (mut child, base) = start(&db).await;
+
+    const BATCHES: usize = 16;
+    const ROWS: usize = 1000;
+    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::channel::<()>(BATCHES);
+    let mut requests = Vec::new();
+    for b in 0..BATCHES {
+        let batch: Vec<Value> = (0..ROWS)
+            .map(|i| {
+                json!({
+                    "fingerprint": format!("kill-{b}"),
+                    "url": format!("https://www.blinkist.com/k/{b}/{i}"),
+                    "created_at": format!("2023-06-01T{:02}:{:02}:{:02}Z", b, (i / 60) % 60, i % 60),
+                })
+            })
+            .collect();
+        let url = format!("{base}/webhooks/pageviews");
+        let answered = answered_tx.clone();
+        requests.push(tokio::spawn(async move {
+            let response = reqwest::Client::new().post(url).json(&batch).send().await;
+            let acknowledged = match response {
+                Ok(r) if r.status().is_success() => true,
+                _ => false,
+            };
+            let _ = answered.send(()).await;
+            acknowledged
+        }));
+    }
+    // Kill once the first batch is acknowledged: others are mid-flight.
+    let _ = tokio::time::timeout(Duration::from_secs(30), answered_rx.recv()).await;
+    child.start_kill().expect("SIGKILL the server");
+    let _ = child.wait().await;
+
+    let mut acknowledged = Vec::new();
+    for r in requests {
+        acknowledged.push(r.await.unwrap());
+    }
+    assert!(acknowledged.iter().any(|a| *a), "nothing was acknowledged");
+    assert!(
+        acknowledged.iter().any(|a| !*a),
+        "every batch finished before the kill: the test proved nothing"
+    );
+
+    let (_child, base) = start(&db).await;
+    for (b, acked) in acknowledged.iter().enumerate() {
+        let stored = pageviews_of(&base, &format!("kill-{b}")).await;
+        if *acked {
+            assert_eq!(stored, ROWS as u64, "batch {b} was acknowledged");
+        } else {
+            assert!(
+                stored == 0 || stored == ROWS as u64,
+                "batch {b} is half stored: {stored}"
+            );
+        }
+    }
+}
