@@ -166,10 +166,7 @@ async fn kill_9_mid_load_loses_nothing_acknowledged_and_leaves_no_batch_half_sto
         let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
             let response = reqwest::Client::new().post(url).json(&batch).send().await;
-            let acknowledged = match response {
-                Ok(r) if r.status().is_success() => true,
-                _ => false,
-            };
+            let acknowledged = matches!(response, Ok(r) if r.status().is_success());
             let _ = answered.send(()).await;
             acknowledged
         }));
