@@ -96,7 +96,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let demo = config.demo;
     let app = Application::build(config).await?;
     if demo {
-        match crate::demo::seed_if_empty(app.state(), true).await? {
+        let state = app.state();
+        let seeded = crate::demo::seed_if_empty(
+            &state.store,
+            &state.ingestor,
+            state.config.limits.max_batch_size,
+            true,
+        );
+        match seeded.await? {
             Some(summary) => eprintln!("demo data seeded: {summary}"),
             None => eprintln!("demo data not seeded: the database already has pageviews"),
         }

@@ -21,4 +21,5 @@ pub mod materialize;
 pub mod progress;
 pub mod reports;
 pub mod startup;
+pub mod state;
 pub mod store;

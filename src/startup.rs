@@ -15,22 +15,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
-use crate::graphql::{self, AppSchema};
+use crate::graphql;
 use crate::ingest::Ingestor;
+pub use crate::state::AppState;
 use crate::store::Store;
-
-/// What every handler and resolver can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub ingestor: Ingestor,
-    pub config: Arc<ServeConfig>,
-    /// The attribution engine's settings, derived once from `config`.
-    pub settings: Arc<crate::attribution::Settings>,
-    /// Keeps the derived tables current (see `materialize`).
-    pub materializer: crate::materialize::Materializer,
-    pub schema: AppSchema,
-}
 
 /// A bound, not yet serving, instance of the service.
 pub struct Application {

@@ -16,7 +16,6 @@ use indicatif::ProgressBar;
 use crate::config::DatabaseConfig;
 use crate::domain::{RawEvent, RawPageview, RawSpend};
 use crate::ingest::Ingestor;
-use crate::startup::AppState;
 use crate::store::{InsertOutcome, Store};
 
 pub use generator::{spend, visitors, Params, SpendRecord, VisitorTraffic};
@@ -109,11 +108,12 @@ pub async fn seed(
 /// Seeds the default demo data when the database holds no pageviews; returns
 /// what was seeded, or `None` when there was data already.
 pub async fn seed_if_empty(
-    state: &AppState,
+    store: &Store,
+    ingestor: &Ingestor,
+    max_batch_size: usize,
     progress: bool,
 ) -> anyhow::Result<Option<SeedSummary>> {
-    let existing = state
-        .store
+    let existing = store
         .count_pageviews(&Default::default())
         .await
         .context("Failed to count pageviews")?;
@@ -127,8 +127,8 @@ pub async fn seed_if_empty(
         end: Utc::now().date_naive(),
     };
     // The serving ingestor refuses batches above the configured limit.
-    let batch = BATCH_SIZE.min(state.config.limits.max_batch_size.max(1));
-    seed_in_batches(&state.ingestor, &params, progress, batch)
+    let batch = BATCH_SIZE.min(max_batch_size.max(1));
+    seed_in_batches(ingestor, &params, progress, batch)
         .await
         .map(Some)
 }

@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::limits::{Executed, VALIDATION_FAILED};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Fault;
 
 /// The spec's own media type: 4xx statuses for requests that fail early.

@@ -25,7 +25,7 @@ use axum::Router;
 use crate::attribution::Settings;
 use crate::config::ServeConfig;
 use crate::ingest::Ingestor;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Store;
 
 pub use error::ApiErrorCode;

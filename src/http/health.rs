@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> Json<Value> {

@@ -7,13 +7,14 @@
 pub mod error;
 mod health;
 pub mod server;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use error::ApiError;
 
@@ -24,7 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .merge(crate::ingest::rest::router())
+        .merge(webhooks::router())
         .merge(crate::graphql::router())
         .merge(crate::graphiql::router())
         .layer(DefaultBodyLimit::max(max_body))

@@ -6,7 +6,6 @@ pub mod classify;
 pub mod import;
 mod json;
 pub mod referrers;
-pub mod rest;
 mod spend;
 
 use std::sync::Arc;

@@ -95,9 +95,15 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
         .await
         .expect("Failed to build the application");
     if demo {
-        growth_analytics::demo::seed_if_empty(app.state(), false)
-            .await
-            .expect("Failed to seed the demo data");
+        let state = app.state();
+        growth_analytics::demo::seed_if_empty(
+            &state.store,
+            &state.ingestor,
+            state.config.limits.max_batch_size,
+            false,
+        )
+        .await
+        .expect("Failed to seed the demo data");
     }
     let address = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -25,10 +25,9 @@ use axum::{Json, Router};
 use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
-use crate::http::ApiError;
-use crate::startup::AppState;
-
-use super::{events_from_json, pageviews_from_json, spend_from_json};
+use super::ApiError;
+use crate::ingest::{events_from_json, pageviews_from_json, spend_from_json};
+use crate::state::AppState;
 
 /// The answer to a stored webhook request.
 #[derive(Debug, Serialize)]
