@@ -45,6 +45,25 @@ struct Answer {
     took: Duration,
 }
 
+impl Answer {
+    /// What a request got: status, `Retry-After`, body, and how long it took.
+    async fn read(response: reqwest::Response, started: Instant) -> Self {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            retry_after,
+            body,
+            took: started.elapsed(),
+        }
+    }
+}
+
 async fn send(client: &Client, address: &str, id: usize) -> Answer {
     let started = Instant::now();
     let response = client
@@ -53,19 +72,7 @@ async fn send(client: &Client, address: &str, id: usize) -> Answer {
         .send()
         .await
         .expect("the service did not answer");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        retry_after,
-        body,
-        took: started.elapsed(),
-    }
+    Answer::read(response, started).await
 }
 
 /// Pageviews stored per batch id, through GraphQL (50 batches a query).
@@ -494,19 +501,7 @@ async fn graphql(client: &Client, address: &str, query: &str) -> Answer {
         .send()
         .await
         .expect("the service did not answer");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        retry_after,
-        body,
-        took: started.elapsed(),
-    }
+    Answer::read(response, started).await
 }
 
 #[tokio::test]
