@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ServeConfig};
+use crate::auth::service::Bootstrap;
 use crate::startup::{shutdown_signal, Application};
 use crate::store::Store;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Import pageviews or events from a CSV or NDJSON file.
     Import(crate::ingest::import::ImportArgs),
+    /// Manage API keys and webhook signing secrets.
+    Keys(crate::auth::command::KeysArgs),
 }
 
 /// Parses arguments, runs the command, maps failure to exit code 1 with the cause chain.
@@ -88,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Seed(args)) => crate::demo::run(args).await,
         Some(Command::Bench(args)) => crate::bench::run(args).await,
         Some(Command::Import(args)) => crate::ingest::import::run(args).await,
+        Some(Command::Keys(args)) => crate::auth::command::run(args).await,
     }
 }
 
@@ -111,8 +115,21 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let address = app.address();
     tracing::info!(%address, %database, "growth-analytics listening");
     eprintln!("growth-analytics is serving on http://{address}");
-    eprintln!("  GraphiQL:  http://{address}/graphql");
-    eprintln!("  webhooks:  POST http://{address}/webhooks/pageviews and /webhooks/events");
+    match app.bootstrap() {
+        Some(Bootstrap::Generated(key)) => {
+            // Like Jupyter's token link: the key rides in the fragment,
+            // which browsers never send, so it stays out of server logs.
+            eprintln!("  created the first admin key (shown this once; create others with `growth-analytics keys create`):");
+            eprintln!("    {key}");
+            eprintln!("  GraphiQL:  http://{address}/graphql#key={key}");
+        }
+        Some(Bootstrap::Chosen) => {
+            eprintln!("  created the first admin key from BOOTSTRAP_ADMIN_KEY");
+            eprintln!("  GraphiQL:  http://{address}/graphql (open it as /graphql#key=<your key>)");
+        }
+        _ => eprintln!("  GraphiQL:  http://{address}/graphql (open it as /graphql#key=<key>, or paste the key in its headers pane)"),
+    }
+    eprintln!("  webhooks:  POST http://{address}/webhooks/pageviews and /webhooks/events with `Authorization: Bearer <ingest key>`");
     if demo {
         eprintln!("  try this in GraphiQL:\n    {}", crate::demo::FIRST_QUERY);
     }

@@ -268,6 +268,94 @@ impl Default for HttpConfig {
     }
 }
 
+/// Keys, browsers and abuse limits (see `auth` and the README's "Running in
+/// production"). A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Args)]
+pub struct AuthConfig {
+    /// Serve every request without a key, as an admin. For local
+    /// development only: refused on a listen address that is not loopback.
+    #[arg(long, env = "AUTH_DISABLED")]
+    pub auth_disabled: bool,
+    /// The first admin key, created at start when the database has no key
+    /// (at least 32 printable characters). Without it a random one is
+    /// created and printed once.
+    #[arg(long, env = "BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
+    pub bootstrap_admin_key: Option<String>,
+    /// A bearer token that may read `/metrics` (besides admin keys), for
+    /// Prometheus scrapers.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Origins (comma-separated, exact, e.g. `https://app.example.com`)
+    /// whose pages may call `/graphql` and the webhook routes from a browser.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
+    pub cors_origins: Vec<String>,
+    /// Requests per second per read or admin key (token bucket refill).
+    #[arg(long, env = "RATE_LIMIT_RPS", default_value_t = 50)]
+    pub rate_limit_rps: u32,
+    /// Requests a read or admin key may send at once above its rate.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+    /// Requests per second per ingest-only key. A batch counts as one
+    /// request, so a sender with more traffic than this should batch.
+    #[arg(long, env = "INGEST_RATE_LIMIT_RPS", default_value_t = 2_000)]
+    pub ingest_rate_limit_rps: u32,
+    /// Requests an ingest-only key may send at once above its rate.
+    #[arg(long, env = "INGEST_RATE_LIMIT_BURST", default_value_t = 10_000)]
+    pub ingest_rate_limit_burst: u32,
+    /// Requests per second per client address that carry no valid key
+    /// (burst: `UNAUTHENTICATED_RATE_LIMIT_BURST`). Past it the address is
+    /// answered 429 before any database work.
+    #[arg(long, env = "UNAUTHENTICATED_RATE_LIMIT_RPS", default_value_t = 1)]
+    pub unauthenticated_rate_limit_rps: u32,
+    #[arg(long, env = "UNAUTHENTICATED_RATE_LIMIT_BURST", default_value_t = 30)]
+    pub unauthenticated_rate_limit_burst: u32,
+    /// GraphQL complexity a key may spend per minute (a leaky bucket that
+    /// holds one minute's worth). Each query's cost is reported in
+    /// `extensions.cost`.
+    #[arg(long, env = "QUERY_COST_PER_MINUTE", default_value_t = 300_000)]
+    pub query_cost_per_minute: u32,
+    /// Addresses (comma-separated) of reverse proxies whose
+    /// `X-Forwarded-For` is believed: the client address is then the
+    /// right-most entry that is not one of them.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            auth_disabled: false,
+            bootstrap_admin_key: None,
+            metrics_token: None,
+            cors_origins: Vec::new(),
+            rate_limit_rps: 50,
+            rate_limit_burst: 200,
+            ingest_rate_limit_rps: 2_000,
+            ingest_rate_limit_burst: 10_000,
+            unauthenticated_rate_limit_rps: 1,
+            unauthenticated_rate_limit_burst: 30,
+            query_cost_per_minute: 300_000,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// A CORS origin is `scheme://host[:port]`, exactly as browsers send it.
+fn cors_origin(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    if value == "*" || value == "null" {
+        return Err("CORS_ORIGINS lists exact origins: no `*` and no `null`".into());
+    }
+    let url = url::Url::parse(value).map_err(|e| format!("`{value}` is not an origin: {e}"))?;
+    let origin = url.origin().ascii_serialization();
+    if !matches!(url.scheme(), "http" | "https") || origin != value {
+        return Err(format!(
+            "`{value}` is not an origin: write it as scheme://host[:port], e.g. https://app.example.com"
+        ));
+    }
+    Ok(origin)
+}
+
 /// How pageviews are classified and attributed.
 #[derive(Debug, Clone, Args)]
 pub struct AttributionConfig {
@@ -292,6 +380,11 @@ pub struct AttributionConfig {
     /// The reporting currency (ISO 4217): campaign spend in any other is refused.
     #[arg(long, env = "CURRENCY", default_value = crate::domain::DEFAULT_CURRENCY, value_parser = currency)]
     pub currency: String,
+    /// Drop every query parameter of pageview URLs and referrers that is
+    /// not a campaign parameter (`utm_*`) or an ads click id at ingestion:
+    /// query strings may carry e-mail addresses or tokens.
+    #[arg(long, env = "STRIP_QUERY_PARAMS")]
+    pub strip_query_params: bool,
 }
 
 /// A currency flag is checked at start-up, not at the first spend webhook.
@@ -307,6 +400,7 @@ impl Default for AttributionConfig {
             lookback_days: 30,
             conversion_events: vec!["signup".into(), "trial".into()],
             currency: crate::domain::DEFAULT_CURRENCY.into(),
+            strip_query_params: false,
         }
     }
 }
@@ -330,6 +424,8 @@ pub struct ServeConfig {
     pub http: HttpConfig,
     #[command(flatten)]
     pub attribution: AttributionConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
     /// Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -348,6 +444,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             http: HttpConfig::default(),
             attribution: AttributionConfig::default(),
+            auth: AuthConfig::default(),
             shutdown_grace_secs: 30,
             demo: false,
         }

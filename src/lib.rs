@@ -7,6 +7,7 @@
 //! conversions and credits; [`graphql`] serves it all to dashboards.
 
 pub mod attribution;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::auth::service::Bootstrap;
 use crate::config::ServeConfig;
 use crate::graphql;
 use crate::ingest::Ingestor;
@@ -26,6 +27,7 @@ pub struct Application {
     router: Router,
     address: SocketAddr,
     state: AppState,
+    bootstrap: Option<Bootstrap>,
 }
 
 impl Application {
@@ -36,14 +38,22 @@ impl Application {
     /// and every other request a quick 503 until they have run (see
     /// `require_schema`).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        check_auth_config(&config)?;
         let store = Store::connect(&config.database_with_replica()).await?;
-        if let Err(e) = store.migrate().await {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "database not ready at start-up; serving 503 and retrying the migrations in the background"
-            );
-            tokio::spawn(migrate_until_done(store.clone()));
-        }
+        let chosen = config.auth.bootstrap_admin_key.clone();
+        let bootstrap = match store.migrate().await {
+            Ok(()) if config.auth.auth_disabled => None,
+            Ok(()) => Some(crate::auth::service::bootstrap(&store, chosen.as_deref()).await?),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "database not ready at start-up; serving 503 and retrying the migrations in the background"
+                );
+                let first_key = (!config.auth.auth_disabled).then_some(chosen);
+                tokio::spawn(migrate_until_done(store.clone(), first_key));
+                None
+            }
+        };
         let config = Arc::new(config);
         let ingestor = Ingestor::new(
             store.clone(),
@@ -51,7 +61,8 @@ impl Application {
             config.limits.max_batch_size,
         )
         .with_currency(&config.attribution.currency)
-        .with_window(config.limits.accept_window());
+        .with_window(config.limits.accept_window())
+        .with_query_stripping(config.attribution.strip_query_params);
         let settings = Arc::new(crate::journeys::settings(&config.attribution));
         let materializer = crate::materialize::Materializer::new(
             // Reads then writes what it derived: never from a lagging replica.
@@ -72,6 +83,7 @@ impl Application {
             materializer,
             config: config.clone(),
             schema,
+            gate: Arc::new(crate::auth::Gate::new(&config.auth)),
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -87,7 +99,14 @@ impl Application {
             listener,
             address,
             state,
+            bootstrap,
         })
+    }
+
+    /// What start-up did about the first admin key (`None`: auth is off,
+    /// or the database was down and it happens once it is back).
+    pub fn bootstrap(&self) -> Option<&Bootstrap> {
+        self.bootstrap.as_ref()
     }
 
     /// The address actually bound (the port is chosen by the OS for port 0).
@@ -121,6 +140,7 @@ impl Application {
             let _running = AbortOnDrop(materializer.spawn());
             std::future::pending::<()>().await
         }));
+        let _housekeeping = AbortOnDrop(tokio::spawn(housekeeping(self.state.clone())));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let settings = crate::http::server::ServerSettings::from_config(&self.state.config);
         let server = crate::http::server::serve(self.listener, self.router, settings, async move {
@@ -137,6 +157,24 @@ impl Application {
             () = drain_deadline => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
                 Ok(())
+            }
+        }
+    }
+}
+
+/// Every minute: forget idle rate-limit buckets, and webhook ids too old to
+/// be replayed (their timestamps would fail verification).
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.gate.limiters.housekeeping();
+        if state.store.is_migrated() {
+            let before = chrono::Utc::now()
+                - chrono::Duration::seconds(2 * crate::auth::signature::TOLERANCE_SECS);
+            if let Err(e) = state.store.forget_webhooks_before(before).await {
+                tracing::debug!(error = %e, "could not forget old webhook ids");
             }
         }
     }
@@ -178,13 +216,25 @@ pub async fn require_schema(
 
 /// Retries the migrations until they succeed, backing off from half a second
 /// to five: an instance recovers within seconds of its database coming back.
-async fn migrate_until_done(store: Store) {
+/// Then creates the first admin key if there is none (`first_key`: `None`
+/// with auth off, else the chosen key if any).
+async fn migrate_until_done(store: Store, first_key: Option<Option<String>>) {
     let mut wait = Duration::from_millis(500);
     loop {
         tokio::time::sleep(wait).await;
         match store.migrate().await {
             Ok(()) => {
                 tracing::info!("database reachable and migrated: ready");
+                if let Some(chosen) = first_key {
+                    match crate::auth::service::bootstrap(&store, chosen.as_deref()).await {
+                        Ok(Bootstrap::Generated(key)) => {
+                            // Printed once, as at a normal start.
+                            eprintln!("created the first admin key (shown once): {key}");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "could not create the first admin key"),
+                    }
+                }
                 return;
             }
             Err(e) => {
@@ -193,6 +243,28 @@ async fn migrate_until_done(store: Store) {
             }
         }
     }
+}
+
+/// `AUTH_DISABLED` is for a developer's own machine: refused on any listen
+/// address but loopback, and loud when on.
+fn check_auth_config(config: &ServeConfig) -> anyhow::Result<()> {
+    if config.auth.auth_disabled {
+        if !config.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "AUTH_DISABLED=true is refused on {}: it is allowed only on a loopback address (127.0.0.1, ::1), for local development",
+                config.listen
+            );
+        }
+        tracing::warn!(
+            listen = %config.listen,
+            "AUTH_DISABLED=true: every request is served as admin without a key (local development only)"
+        );
+    }
+    if let Some(key) = &config.auth.bootstrap_admin_key {
+        crate::auth::secret::check_chosen_key(key)
+            .map_err(|e| anyhow::anyhow!("BOOTSTRAP_ADMIN_KEY {e}"))?;
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

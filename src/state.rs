@@ -21,4 +21,6 @@ pub struct AppState {
     /// Keeps the derived tables current (see `materialize`).
     pub materializer: crate::materialize::Materializer,
     pub schema: AppSchema,
+    /// Rate limits and key bookkeeping of this process (see `auth`).
+    pub gate: Arc<crate::auth::Gate>,
 }

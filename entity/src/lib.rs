@@ -2,10 +2,14 @@
 //! has its own types (`src/graphql`), so a column can change without breaking
 //! a dashboard.
 
+pub mod api_key;
+pub mod audit_entry;
 pub mod campaign_spend;
 pub mod credit;
 pub mod dirty_fingerprint;
 pub mod event;
 pub mod identity_link;
 pub mod pageview;
+pub mod signing_secret;
 pub mod touchpoint;
+pub mod webhook_delivery;

@@ -11,6 +11,25 @@ use serde_json::json;
 use super::report::Step;
 
 /// Sends requests to one server.
+/// The admin key of the benchmark's throwaway server (`BOOTSTRAP_ADMIN_KEY`).
+pub const BENCH_KEY: &str = "ga_bench_admin_key_of_a_throwaway_database_0001";
+
+/// A client builder that sends [`BENCH_KEY`] on every request.
+pub fn builder() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {BENCH_KEY}"))
+            .expect("the key is a header value"),
+    );
+    reqwest::Client::builder().default_headers(headers)
+}
+
+/// A client that sends [`BENCH_KEY`].
+pub fn client() -> anyhow::Result<reqwest::Client> {
+    builder().build().context("Failed to build the HTTP client")
+}
+
 pub struct Load {
     base: String,
 }
@@ -46,7 +65,7 @@ impl Load {
         for _ in 0..connections.max(1) {
             let (requests, next, url, bar) =
                 (requests.clone(), next.clone(), url.clone(), bar.clone());
-            let client = reqwest::Client::builder()
+            let client = builder()
                 .pool_max_idle_per_host(1)
                 .build()
                 .context("Failed to build the HTTP client")?;
@@ -120,7 +139,7 @@ impl Load {
     /// Waits until the materialiser's queue (`/metrics`) is empty: how long
     /// the derived tables take to catch up with what was ingested.
     pub async fn wait_materialised(&self, name: &str) -> anyhow::Result<Step> {
-        let client = reqwest::Client::new();
+        let client = client()?;
         let started = Instant::now();
         let mut first = None;
         loop {
@@ -158,7 +177,7 @@ impl Load {
         users: &[String],
         at: &str,
     ) -> anyhow::Result<Step> {
-        let client = reqwest::Client::new();
+        let client = client()?;
         let mut latencies = Vec::with_capacity(users.len());
         let started = Instant::now();
         for (i, user) in users.iter().enumerate() {

@@ -139,6 +139,12 @@ impl Server {
                 database_url,
             ])
             .env("RUST_LOG", "warn")
+            // The benchmark measures the service's capacity, not its
+            // limiter: rate limits and the cost budget are off.
+            .env("BOOTSTRAP_ADMIN_KEY", client::BENCH_KEY)
+            .env("RATE_LIMIT_RPS", "0")
+            .env("INGEST_RATE_LIMIT_RPS", "0")
+            .env("QUERY_COST_PER_MINUTE", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -148,7 +154,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let client = reqwest::Client::new();
+        let client = client::client()?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {

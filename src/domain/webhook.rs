@@ -138,6 +138,24 @@ impl WebUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+    /// The same URL with only the query parameters that `keep` accepts and
+    /// no fragment (see `STRIP_QUERY_PARAMS`). Scheme and host are
+    /// untouched, so it is still a valid `WebUrl`.
+    pub fn keep_params(self, keep: impl Fn(&str) -> bool) -> Self {
+        let mut url = self.0;
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        url.set_fragment(None);
+        Self(url)
+    }
 }
 
 /// Parses the brief's form (`2023-01-20 13:59:56.437947 UTC`) and RFC 3339

@@ -24,12 +24,15 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use super::cost::CostMeter;
 use super::limits::{Executed, VALIDATION_FAILED};
+use crate::auth::Principal;
+use crate::http::auth::Refusal;
 use crate::state::AppState;
 use crate::store::Fault;
 
@@ -50,7 +53,7 @@ pub enum MediaType {
 }
 
 impl MediaType {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             MediaType::Json => JSON,
             MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
@@ -150,6 +153,7 @@ fn is_json_body(headers: &HeaderMap) -> Result<(), &'static str> {
 /// `POST /graphql`.
 pub async fn post_graphql(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -185,7 +189,7 @@ pub async fn post_graphql(
             return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message)
         }
     };
-    execute(&state, request, media).await
+    execute(&state, principal.as_deref(), request, media).await
 }
 
 /// A POST body as a GraphQL request: a JSON object with a string `query`,
@@ -251,6 +255,7 @@ fn request_from_parts(
 /// `GET /graphql`: `?query=` executes a query; without it a browser gets GraphiQL.
 pub async fn get_graphql(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -329,7 +334,7 @@ pub async fn get_graphql(
             return response;
         }
     }
-    execute(&state, request, media).await
+    execute(&state, principal.as_deref(), request, media).await
 }
 
 fn selected_operation_is_mutation(
@@ -352,14 +357,29 @@ fn selected_operation_is_mutation(
 /// Runs a request under the deadline and encodes the answer for `media`.
 async fn execute(
     state: &AppState,
+    principal: Option<&Principal>,
     mut request: async_graphql::Request,
     media: MediaType,
 ) -> Response {
+    // The auth layer put a principal on every request that gets here.
+    let Some(principal) = principal else {
+        return Refusal::Unauthenticated("this request needs an API key").graphql(media.as_str());
+    };
     // Kept to put the answer's fields back in the query's order.
     let document = request.parsed_query().ok().cloned();
     let operation = request.operation_name.clone();
+    if let Some(doc) = &document {
+        let needed = super::scopes::required(doc, operation.as_deref());
+        if let Some(lacking) = needed.into_iter().find(|s| !principal.allows(*s)) {
+            return Refusal::Forbidden(lacking).graphql(media.as_str());
+        }
+    }
     let executed = Arc::new(Executed::default());
-    let request = super::per_request(state, request).data(executed.clone());
+    let meter = Arc::new(CostMeter::new(principal.key_id, state.gate.clone()));
+    let request = super::per_request(state, request)
+        .data(executed.clone())
+        .data(meter.clone())
+        .data(principal.clone());
     let deadline = state.config.limits.query_timeout();
     let response = match tokio::time::timeout(deadline, state.schema.execute(request)).await {
         Ok(response) => response,
@@ -385,7 +405,24 @@ async fn execute(
     if let Some(doc) = &document {
         super::order::in_selection_order(&mut response.data, doc, operation.as_deref());
     }
-    encode(response, executed.get(), media)
+    if let Some(charge) = meter.charged() {
+        response.extensions.insert(
+            "cost".into(),
+            async_graphql::Value::from_json(json!({
+                "requested": charge.requested,
+                "remaining": charge.remaining,
+            }))
+            .unwrap_or_default(),
+        );
+    }
+    let retry_after = meter.charged().and_then(|c| c.retry_after);
+    let mut http = encode(response, executed.get(), media);
+    if let Some(seconds) = retry_after {
+        *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    http
 }
 
 /// Gives every error a code: errors from before execution are the
@@ -444,9 +481,12 @@ fn encode(mut response: async_graphql::Response, executed: bool, media: MediaTyp
         #[derive(serde::Serialize)]
         struct Refused<'a> {
             errors: &'a [ServerError],
+            #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
         }
         let errors = Refused {
             errors: &response.errors,
+            extensions: &response.extensions,
         };
         (status, serde_json::to_string(&errors))
     } else {

@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{Positioned, Request, Response, ServerError, ServerResult};
+use async_graphql::{Positioned, Request, Response, ServerError, ServerResult, ValidationResult};
 
 /// The limits a document is measured against.
 #[derive(Debug, Clone, Copy)]
@@ -278,6 +278,18 @@ impl Extension for QueryLimitsExtension {
             error
         })?;
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(meter) = ctx.data_opt::<Arc<super::cost::CostMeter>>() {
+            meter.charge(result.complexity).map_err(|e| vec![e])?;
+        }
+        Ok(result)
     }
 
     async fn execute(

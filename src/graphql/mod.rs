@@ -3,7 +3,9 @@
 //! `attribution`, and map results to the types in `types/`, which are written
 //! for consumers (entities never leak into the API).
 
+mod admin;
 mod args;
+pub mod cost;
 mod error;
 pub mod http;
 pub mod limits;
@@ -14,6 +16,7 @@ mod pagination;
 mod query;
 mod reports;
 mod scalars;
+pub mod scopes;
 mod types;
 
 use std::sync::Arc;
@@ -29,17 +32,32 @@ use crate::state::AppState;
 use crate::store::Store;
 
 pub use error::ApiErrorCode;
-pub use mutation::Mutation;
 pub use query::Query;
 pub use scalars::DateTime;
 
+/// Every query root: what `read` keys run, plus the admin-only fields.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(Query, admin::AdminQuery);
+
+/// Every mutation root: `record*` (ingest) and the admin-only ones.
+#[derive(async_graphql::MergedObject)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, admin::AdminMutation);
+
+impl Default for MutationRoot {
+    fn default() -> Self {
+        MutationRoot(mutation::Mutation, admin::AdminMutation)
+    }
+}
+
 /// The schema type served at `/graphql`.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema without data or limits: the one definition that the server,
 /// the `schema` command and the SDL drift test all build from.
-pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation, EmptySubscription)
+pub fn schema() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
 }
 
 /// The SDL of [`schema`], as checked in at `schema.graphql`.

@@ -22,7 +22,7 @@ fn summary(r: &Recorded) -> IngestSummary {
     }
 }
 
-#[Object]
+#[Object(name = "RecordMutation")]
 impl Mutation {
     /// Records one pageview and returns it as stored (a redelivery returns
     /// the row stored the first time).

@@ -22,6 +22,7 @@ use crate::store::{EventFilter, PageviewFilter, Store, TimeRange};
 
 /// Read access to everything the service knows.
 #[derive(MergedObject, Default)]
+#[graphql(name = "ReadQuery")]
 pub struct Query(
     WebhookQuery,
     AttributionQuery,

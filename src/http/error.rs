@@ -45,6 +45,10 @@ pub enum ApiError {
     /// (507): nothing was stored, retry after the `Retry-After` it carries.
     #[error("{}", .0.message())]
     Fault(Fault),
+    /// A key with signing secrets sent a request that is unsigned, wrongly
+    /// signed, or stale (401).
+    #[error("{0}")]
+    BadSignature(crate::auth::signature::SignatureError),
     /// Anything else (500), logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -71,6 +75,15 @@ impl From<IngestError> for ApiError {
 }
 
 impl ApiError {
+    /// A database error outside ingestion: a fault says so, anything else
+    /// is internal.
+    pub fn from_db(e: sea_orm::DbErr) -> Self {
+        match store::fault(&e) {
+            Some(fault) => ApiError::Fault(fault),
+            None => ApiError::Internal(anyhow::Error::new(e)),
+        }
+    }
+
     /// What a failure to read the request body means: over `limit` is 413,
     /// any other failure is the client's (400).
     pub fn from_body_rejection(rejection: BytesRejection, limit: usize) -> Self {
@@ -96,6 +109,7 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::TooMany { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"),
             ApiError::Fault(fault) => (fault_status(*fault), fault.code()),
+            ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")

@@ -4,6 +4,7 @@
 //! closest to the handlers so that a too-large body is refused before it is
 //! buffered, and tracing wraps everything so refusals are logged too.
 
+pub mod auth;
 pub mod error;
 mod health;
 pub mod server;
@@ -18,6 +19,37 @@ use crate::state::AppState;
 
 pub use error::ApiError;
 
+/// CORS for `/graphql` and the webhook routes: exact origins only
+/// (`CORS_ORIGINS`), no credentials (keys travel as bearer tokens, never
+/// cookies), preflights cached ten minutes. Without origins, no CORS
+/// headers at all: browsers keep cross-origin requests blocked. Other
+/// paths never get CORS headers.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let allow = AllowOrigin::predicate(move |origin, request| {
+        let path = request.uri.path();
+        (path == "/graphql" || auth::is_webhook_path(path)) && origins.contains(origin)
+    });
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            HeaderName::from_static("webhook-id"),
+            HeaderName::from_static("webhook-timestamp"),
+            HeaderName::from_static("webhook-signature"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// The whole service as an axum router (tests can drive it without a socket).
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.limits.max_body_bytes;
@@ -29,6 +61,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::graphql::router())
         .merge(crate::graphiql::router())
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(cors(&state.config.auth.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

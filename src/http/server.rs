@@ -47,6 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::Router;
@@ -150,7 +151,7 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok(accepted) => accepted,
             // That one connection is gone; the listener is fine.
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
@@ -183,8 +184,10 @@ pub async fn serve(
         };
         let activity = Arc::new(Activity::new());
         let slot = registry.register(activity.clone(), permit);
+        let (stream, peer) = stream;
         tokio::spawn(run_connection(
             stream,
+            peer,
             router.clone(),
             settings.clone(),
             activity,
@@ -251,6 +254,7 @@ async fn make_room(
 /// when asked to make room, or (gracefully) when the server stops.
 async fn run_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     settings: Arc<ServerSettings>,
     activity: Arc<Activity>,
@@ -264,6 +268,7 @@ async fn run_connection(
     let service = TrackedService {
         inner: TowerToHyperService::new(router),
         activity: activity.clone(),
+        peer,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -540,6 +545,8 @@ impl AsyncWrite for TrackedIo {
 struct TrackedService {
     inner: TowerToHyperService<Router>,
     activity: Arc<Activity>,
+    /// The client's address, for per-address limits (`http::auth`).
+    peer: SocketAddr,
 }
 
 type ServiceFuture =
@@ -554,11 +561,14 @@ impl hyper::service::Service<Request<Incoming>> for TrackedService {
         self.activity
             .request_started(!request.body().is_end_stream());
         let in_flight = InFlight(self.activity.clone());
-        let request = request.map(|body| RequestBody {
+        let mut request = request.map(|body| RequestBody {
             body,
             activity: self.activity.clone(),
             finished: false,
         });
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let response = hyper::service::Service::call(&self.inner, request);
         Box::pin(async move {
             let response = response.await?;

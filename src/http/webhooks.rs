@@ -17,7 +17,7 @@ use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::header::CONTENT_ENCODING;
 use axum::http::HeaderMap;
 use axum::routing::post;
@@ -26,6 +26,8 @@ use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use super::ApiError;
+use crate::auth::signature::{self, SignedHeaders};
+use crate::auth::Principal;
 use crate::ingest::{events_from_json, pageviews_from_json, spend_from_json};
 use crate::state::AppState;
 
@@ -36,6 +38,16 @@ pub struct Summary {
     pub stored: u64,
     /// Payloads that were already stored (redeliveries).
     pub duplicates: u64,
+}
+
+impl Summary {
+    /// The answer to a replayed signed delivery of `items` payloads.
+    fn replay(items: usize) -> Self {
+        Summary {
+            stored: 0,
+            duplicates: items as u64,
+        }
+    }
 }
 
 /// The webhook routes.
@@ -55,6 +67,9 @@ pub struct SpendSummary {
     pub stored: u64,
     /// Rows whose key was already stored: their amount replaced the old one.
     pub replaced: u64,
+    /// Only on a replayed signed delivery: its rows, none stored again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
 }
 
 /// The body as sent, decoded: at most `MAX_BODY_BYTES` either way.
@@ -116,15 +131,102 @@ fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
     Ok(inflated)
 }
 
+/// How long an accepted `webhook-id` is remembered: a replay later than
+/// this carries a timestamp outside the tolerance and fails verification.
+const REPLAY_MEMORY_SECS: i64 = 2 * crate::auth::signature::TOLERANCE_SECS;
+
+/// A signed request's id, to remember once its rows are stored.
+struct Delivery {
+    key_id: i64,
+    id: String,
+}
+
+/// What the signature check decided about a request.
+enum Admission {
+    /// Store it; remember the delivery (if signed) afterwards.
+    Store(Option<Delivery>),
+    /// A `webhook-id` already accepted: answer as a duplicate, store nothing.
+    Replay,
+}
+
+/// Checks the signature of a request whose key has signing secrets, on the
+/// body as the sender's library signed it (decoded, before any parsing).
+async fn admit(
+    state: &AppState,
+    principal: Option<&Principal>,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Admission, ApiError> {
+    let Some(key_id) = principal.and_then(|p| p.key_id) else {
+        return Ok(Admission::Store(None));
+    };
+    let secrets = state
+        .store
+        .signing_secrets(key_id)
+        .await
+        .map_err(ApiError::from_db)?;
+    if secrets.is_empty() {
+        return Ok(Admission::Store(None));
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now();
+    let verified = signature::verify(
+        SignedHeaders {
+            id: header("webhook-id"),
+            timestamp: header("webhook-timestamp"),
+            signature: header("webhook-signature"),
+        },
+        bytes,
+        &secrets,
+        now.timestamp(),
+    )
+    .map_err(ApiError::BadSignature)?;
+    let since = now - chrono::Duration::seconds(REPLAY_MEMORY_SECS);
+    if state
+        .store
+        .webhook_seen(key_id, &verified.id, since)
+        .await
+        .map_err(ApiError::from_db)?
+    {
+        return Ok(Admission::Replay);
+    }
+    Ok(Admission::Store(Some(Delivery {
+        key_id,
+        id: verified.id,
+    })))
+}
+
+/// Remembers a stored signed delivery. Its rows are committed already, so
+/// a failure here only weakens replay protection (the natural key still
+/// deduplicates); it is logged, not answered.
+async fn remember(state: &AppState, delivery: Option<Delivery>) {
+    if let Some(d) = delivery {
+        if let Err(e) = state
+            .store
+            .remember_webhook(d.key_id, &d.id, chrono::Utc::now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not remember a signed webhook's id");
+        }
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn pageviews(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
+    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
     let (items, batch) = pageviews_from_json(&bytes)?.map_err(ApiError::Invalid)?;
+    let delivery = match admission {
+        Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
+        Admission::Store(delivery) => delivery,
+    };
     let recorded = state.ingestor.pageviews(items, batch).await?;
+    remember(&state, delivery).await;
     Ok(Json(Summary {
         stored: recorded.outcome.stored,
         duplicates: recorded.outcome.duplicates,
@@ -134,12 +236,19 @@ async fn pageviews(
 #[tracing::instrument(skip_all)]
 async fn events(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
+    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
     let (items, batch) = events_from_json(&bytes)?.map_err(ApiError::Invalid)?;
+    let delivery = match admission {
+        Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
+        Admission::Store(delivery) => delivery,
+    };
     let recorded = state.ingestor.events(items, batch).await?;
+    remember(&state, delivery).await;
     Ok(Json(Summary {
         stored: recorded.outcome.stored,
         duplicates: recorded.outcome.duplicates,
@@ -149,15 +258,29 @@ async fn events(
 #[tracing::instrument(skip_all)]
 async fn spend(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SpendSummary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
+    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
     let (items, batch) = spend_from_json(&bytes)?.map_err(ApiError::Invalid)?;
+    let delivery = match admission {
+        Admission::Replay => {
+            return Ok(Json(SpendSummary {
+                stored: 0,
+                replaced: 0,
+                duplicates: Some(items.len() as u64),
+            }))
+        }
+        Admission::Store(delivery) => delivery,
+    };
     let recorded = state.ingestor.spend(items, batch).await?;
+    remember(&state, delivery).await;
     Ok(Json(SpendSummary {
         stored: recorded.outcome.stored,
         replaced: recorded.outcome.replaced,
+        duplicates: None,
     }))
 }
 

@@ -442,6 +442,20 @@ fn is_shopping_campaign(campaign: &str) -> bool {
     })
 }
 
+/// Click ids of ad and social platforms that `STRIP_QUERY_PARAMS` keeps
+/// besides those classification reads: they identify a click, not a person,
+/// and a later export may need them.
+const OTHER_CLICK_IDS: [&str; 7] = [
+    "fbclid", "ttclid", "twclid", "li_fat_id", "yclid", "epik", "sccid",
+];
+
+/// Whether a query parameter is a campaign parameter (`utm_*`) or an ads
+/// click id: what `STRIP_QUERY_PARAMS` keeps.
+pub fn is_campaign_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("utm_") || is_ad_click_id(&lower) || OTHER_CLICK_IDS.contains(&lower.as_str())
+}
+
 fn is_ad_click_id(name: &str) -> bool {
     GOOGLE_CLICK_IDS
         .iter()
@@ -1122,6 +1136,16 @@ mod tests {
         assert_eq!((c.source.as_str(), c.medium.as_str()), ("google", "cpc"));
         assert_eq!(c.campaign.as_deref(), Some("Brand_DE"));
         assert_eq!(c.channel, Channel::PaidSearch);
+    }
+
+    #[test]
+    fn only_campaign_parameters_and_click_ids_count_as_campaign_parameters() {
+        for keep in ["utm_source", "UTM_Campaign", "utm_id", "gclid", "msclkid", "fbclid"] {
+            assert!(is_campaign_param(keep), "{keep}");
+        }
+        for drop in ["email", "token", "q", "ref", "utm", "session_id"] {
+            assert!(!is_campaign_param(drop), "{drop}");
+        }
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Ingestor {
     currency: Currency,
     /// The instants a payload may carry, relative to when it arrives.
     window: AcceptWindow,
+    /// `STRIP_QUERY_PARAMS`: keep only campaign parameters and click ids.
+    strip_query_params: bool,
 }
 
 impl Ingestor {
@@ -84,7 +86,16 @@ impl Ingestor {
             max_batch,
             currency: Currency::default(),
             window: AcceptWindow::default(),
+            strip_query_params: false,
         }
+    }
+
+    /// Drops every query parameter but `utm_*` and click ids (and the
+    /// fragment) from pageview URLs and referrers before anything is
+    /// stored or deduplicated (`STRIP_QUERY_PARAMS`).
+    pub fn with_query_stripping(mut self, strip: bool) -> Self {
+        self.strip_query_params = strip;
+        self
     }
 
     /// Sets the accepted time window (`EARLIEST_TIMESTAMP`,
@@ -145,8 +156,17 @@ impl Ingestor {
         Ok(self.classify_all(parsed))
     }
 
-    fn classify_all(&self, parsed: Vec<NewPageview>) -> PreparedPageviews {
+    fn classify_all(&self, mut parsed: Vec<NewPageview>) -> PreparedPageviews {
         let received_at = Utc::now();
+        if self.strip_query_params {
+            for pv in &mut parsed {
+                pv.url = pv.url.clone().keep_params(classify::is_campaign_param);
+                pv.referrer_url = pv
+                    .referrer_url
+                    .take()
+                    .map(|r| r.keep_params(classify::is_campaign_param));
+            }
+        }
         let fingerprints: std::collections::BTreeSet<String> = parsed
             .iter()
             .map(|pv| pv.fingerprint.as_str().to_owned())

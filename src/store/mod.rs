@@ -8,6 +8,7 @@ mod fault;
 mod group_commit;
 mod health;
 mod journeys;
+pub mod keys;
 mod read;
 mod spend;
 mod write;

@@ -498,7 +498,9 @@ async fn a_page_of_conversions_with_users_and_credits_costs_a_fixed_number_of_st
         "statements must not grow with the page: {costs:?}"
     );
     assert!(
-        costs[1] <= 8,
+        // A handful for the page, plus the key lookups of the query and
+        // of the two scrapes around it.
+        costs[1] <= 10,
         "a page should cost a handful of statements, not {}",
         costs[1]
     );

@@ -65,6 +65,7 @@ async fn run_script(script: &str, address: &str) {
     command
         .arg(script)
         .arg(address)
+        .env("GA_KEY", crate::helpers::TEST_ADMIN_KEY)
         .current_dir(browser_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(SCRIPT_TIMEOUT, command.output())

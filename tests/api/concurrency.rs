@@ -130,6 +130,7 @@ async fn start_process(database_url: &str) -> Process {
         .args(["serve", "--listen", "127.0.0.1:0", "--max-connections", "8"])
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
+        .env("BOOTSTRAP_ADMIN_KEY", crate::helpers::TEST_ADMIN_KEY)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -195,7 +196,7 @@ async fn two_service_processes_on_one_postgresql_database_lose_and_duplicate_not
     let (only_a, only_a_events) = payloads("a", 300);
     let (only_b, only_b_events) = payloads("b", 300);
     let (both, both_events) = payloads("c", 300);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY);
     let mut sends = Vec::new();
     let mut send = |base: &str, path: &'static str, items: &[Value]| {
         for batch in items.chunks(25) {

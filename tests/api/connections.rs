@@ -144,8 +144,13 @@ async fn a_client_that_stops_sending_its_body_midway_is_closed_after_the_header_
     let mut stream = connect(&app).await;
     stream
         .write_all(
-            b"POST /webhooks/pageviews HTTP/1.1\r\nHost: localhost\r\n\
-              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"url\":",
+            concat!(
+                "POST /webhooks/pageviews HTTP/1.1\r\nHost: localhost\r\n",
+                "Authorization: Bearer ",
+                crate::test_admin_key!(),
+                "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"url\":"
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();
@@ -233,9 +238,14 @@ async fn a_malformed_chunked_body_gets_400_with_a_json_error() {
     let app = app_with_timeouts(5, 30).await;
     let (status, body) = answer_to(
         &app,
-        b"POST /webhooks/pageviews HTTP/1.1\r\nHost: localhost\r\n\
-          Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
-          zz\r\n[]\r\n0\r\n\r\n",
+        concat!(
+            "POST /webhooks/pageviews HTTP/1.1\r\nHost: localhost\r\n",
+            "Authorization: Bearer ",
+            crate::test_admin_key!(),
+            "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "zz\r\n[]\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -249,7 +259,9 @@ async fn a_body_shorter_than_its_content_length_gets_400_with_a_json_error() {
     let item = r#"{"fingerprint":"f","url":"https://www.blinkist.com/","created_at":"2023-05-01T10:00:00Z"}"#;
     let request = format!(
         "POST /webhooks/pageviews HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n[{item}",
+        crate::helpers::TEST_ADMIN_KEY,
         item.len() + 100
     );
     let (status, body) = answer_to(&app, request.as_bytes()).await;

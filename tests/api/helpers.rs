@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use growth_analytics::config::{DatabaseConfig, ServeConfig};
+use growth_analytics::config::{AuthConfig, DatabaseConfig, ServeConfig};
 use growth_analytics::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
@@ -14,6 +14,32 @@ use tokio::sync::oneshot;
 
 /// The repository's own fixtures (`tests/fixtures/`): a fresh clone needs nothing beside it.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// The admin key every test app starts with (`BOOTSTRAP_ADMIN_KEY`); it
+/// has a `+` and a `/` so that the browser tests cover keys that need
+/// escaping in a URL fragment.
+pub const TEST_ADMIN_KEY: &str = crate::test_admin_key!();
+
+/// [`TEST_ADMIN_KEY`] as a literal, for `concat!` into raw requests.
+#[macro_export]
+macro_rules! test_admin_key {
+    () => {
+        "ga_test+admin/key_0123456789abcdefghijklmnop"
+    };
+}
+
+/// A client that sends `key` as a bearer token on every request.
+pub fn client_with_key(key: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().expect("a key is a header value"),
+    );
+    Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("Failed to build an HTTP client")
+}
 
 /// A running instance of the service.
 pub struct TestApp {
@@ -87,6 +113,16 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
             max_connections: 4,
             ..DatabaseConfig::default()
         },
+        // Limits off unless a test turns them on: tests send bursts that
+        // would otherwise measure the limiter instead of what they test.
+        auth: AuthConfig {
+            bootstrap_admin_key: Some(TEST_ADMIN_KEY.into()),
+            rate_limit_rps: 0,
+            ingest_rate_limit_rps: 0,
+            unauthenticated_rate_limit_rps: 0,
+            query_cost_per_minute: 0,
+            ..AuthConfig::default()
+        },
         ..ServeConfig::default()
     };
     configure(&mut config);
@@ -112,7 +148,7 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
     }));
     TestApp {
         address,
-        client: Client::new(),
+        client: client_with_key(TEST_ADMIN_KEY),
         database_url,
         _dir: dir,
         _stop: stop,
@@ -135,6 +171,23 @@ pub const PAGEVIEW_FIXTURES: [&str; 4] = [
 ];
 
 impl TestApp {
+    /// The URL of a path on this app.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Creates a key with these scopes through the admin API; returns its secret.
+    #[allow(dead_code)]
+    pub async fn create_key(&self, name: &str, scopes: &str) -> String {
+        let data = self
+            .graphql_ok(
+                &format!("mutation {{ createApiKey(name: \"{name}\", scopes: [{scopes}]) {{ secret }} }}"),
+                json!({}),
+            )
+            .await;
+        data["createApiKey"]["secret"].as_str().unwrap().to_owned()
+    }
+
     /// POSTs raw bytes to a path, with no Content-Type (senders are sloppy).
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
         self.client

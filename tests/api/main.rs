@@ -2,6 +2,7 @@
 //! One binary for all of them, so they share one build and one link.
 
 mod attribution;
+mod auth;
 mod bench;
 mod browser;
 mod concurrency;

@@ -22,13 +22,14 @@ async fn start(db: &str) -> (tokio::process::Child, String) {
             db,
         ])
         .env("RUST_LOG", "warn")
+        .env("BOOTSTRAP_ADMIN_KEY", crate::helpers::TEST_ADMIN_KEY)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !client
         .get(format!("{base}/readyz"))
@@ -68,7 +69,7 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
         let url = format!("{base}/webhooks/pageviews");
         let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
-            let response = reqwest::Client::new().post(url).json(&batch).send().await;
+            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY).post(url).json(&batch).send().await;
             let _ = answered.send(()).await;
             (response, Instant::now())
         }));
@@ -107,7 +108,7 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
 
     // Everything acknowledged is there after a restart.
     let (_child, base) = start(&db).await;
-    let body: Value = reqwest::Client::new()
+    let body: Value = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY)
         .post(format!("{base}/graphql"))
         .json(&json!({ "query": "{ pageviews { totalCount } }" }))
         .send()
@@ -125,7 +126,7 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
 
 /// How many pageviews a fingerprint has, through GraphQL.
 async fn pageviews_of(base: &str, fingerprint: &str) -> u64 {
-    let body: Value = reqwest::Client::new()
+    let body: Value = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY)
         .post(format!("{base}/graphql"))
         .json(&json!({
             "query": "query($f: String) { pageviews(filter: {fingerprint: $f}) { totalCount } }",
@@ -165,7 +166,7 @@ async fn kill_9_mid_load_loses_nothing_acknowledged_and_leaves_no_batch_half_sto
         let url = format!("{base}/webhooks/pageviews");
         let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
-            let response = reqwest::Client::new().post(url).json(&batch).send().await;
+            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY).post(url).json(&batch).send().await;
             let acknowledged = matches!(response, Ok(r) if r.status().is_success());
             let _ = answered.send(()).await;
             acknowledged

@@ -72,7 +72,15 @@ async function main() {
 
   let results;
   try {
-    results = await auditServer({ url });
+    // Every request carries the harness's key (GA_KEY): the audit checks
+    // the protocol, not authentication.
+    const key = process.env.GA_KEY;
+    const fetchFn = (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (key) headers.set("authorization", `Bearer ${key}`);
+      return fetch(input, { ...init, headers });
+    };
+    results = await auditServer({ url, fetchFn });
   } catch (e) {
     console.error(`audit.mjs: the audit could not run against ${url}: ${e?.stack || e}`);
     process.exit(2);

@@ -93,6 +93,9 @@ pub struct ImportArgs {
     /// imported pageviews are classified as live ones would be.
     #[arg(long, env = "SITE_HOSTS", value_delimiter = ',')]
     pub site_hosts: Vec<String>,
+    /// As for `serve`: keep only campaign parameters and click ids of URLs.
+    #[arg(long, env = "STRIP_QUERY_PARAMS")]
+    pub strip_query_params: bool,
     #[command(flatten)]
     pub database: DatabaseConfig,
 }
@@ -166,7 +169,8 @@ impl std::error::Error for Refused {}
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database).await?;
     store.migrate().await?;
-    let ingestor = Ingestor::new(store, &args.site_hosts, BATCH_ROWS);
+    let ingestor = Ingestor::new(store, &args.site_hosts, BATCH_ROWS)
+        .with_query_stripping(args.strip_query_params);
     let options = ImportOptions {
         format: args.format,
         skip_invalid: args.skip_invalid,

@@ -1,0 +1,80 @@
+//! Who may do what: API keys with scopes, webhook signatures, rate limits.
+//!
+//! Pure logic lives here (scopes, secrets, signatures, the limiters); the
+//! database side is `store::keys`, the HTTP side `http::auth`.
+//!
+//! Decisions worth knowing:
+//! - A key is `ga_` + 32 random bytes in lower-case base32 (52 characters).
+//!   Only its SHA-256 is stored: the secret is random and high-entropy, so
+//!   a slow password hash would buy nothing.
+//! - Every request looks its key up on the primary (never a replica), so a
+//!   revoked key fails from the next request on every process.
+//! - `last_used_at` is written at most once a minute per key and process,
+//!   off the request path: `keys list` shows it to the minute.
+
+pub mod command;
+pub mod limiter;
+mod scope;
+pub mod secret;
+pub mod service;
+pub mod signature;
+
+pub use scope::{Scope, Scopes};
+
+/// Who is making a request, once their key checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's row id; `None` when auth is disabled or for `METRICS_TOKEN`.
+    pub key_id: Option<i64>,
+    /// The key's name, as the audit log records it (never the secret).
+    pub name: String,
+    pub scopes: Scopes,
+}
+
+impl Principal {
+    /// The principal of every request when `AUTH_DISABLED=true`.
+    pub fn unauthenticated_development() -> Self {
+        Principal {
+            key_id: None,
+            name: "(auth disabled)".into(),
+            scopes: Scopes::all(),
+        }
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.allows(scope)
+    }
+}
+
+/// What the request path shares across requests: the limiters and when
+/// each key's use was last written down.
+pub struct Gate {
+    pub limiters: limiter::Limiters,
+    last_touched: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
+}
+
+/// How often a key's `last_used_at` is written at most, per process.
+pub const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Gate {
+    pub fn new(config: &crate::config::AuthConfig) -> Self {
+        Gate {
+            limiters: limiter::Limiters::new(config),
+            last_touched: Default::default(),
+        }
+    }
+
+    /// Whether key `id`'s use should be written down now (at most once per
+    /// [`TOUCH_EVERY`]); marks it written if so.
+    pub fn should_touch(&self, id: i64) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = self.last_touched.lock().unwrap_or_else(|e| e.into_inner());
+        match last.get(&id) {
+            Some(at) if now.duration_since(*at) < TOUCH_EVERY => false,
+            _ => {
+                last.insert(id, now);
+                true
+            }
+        }
+    }
+}
