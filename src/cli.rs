@@ -1,8 +1,9 @@
-//! The command line: `serve` (default), `migrate`, `schema`.
+//! The command line: `serve` (default), `migrate`, `schema`, `seed`, `bench`,
+//! `import`, `erase`.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::startup::{shutdown_signal, Application};
@@ -39,6 +40,18 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Import pageviews or events from a CSV or NDJSON file.
     Import(crate::ingest::import::ImportArgs),
+    /// Erase one user's data (right to erasure) and print what went.
+    Erase(EraseArgs),
+}
+
+/// `erase` arguments.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The account id to erase, as the webhooks send it in `user_id`.
+    #[arg(long = "user", value_name = "ID")]
+    pub user: String,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
 }
 
 /// Parses arguments, runs the command, maps failure to exit code 1 with the cause chain.
@@ -88,7 +101,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Seed(args)) => crate::demo::run(args).await,
         Some(Command::Bench(args)) => crate::bench::run(args).await,
         Some(Command::Import(args)) => crate::ingest::import::run(args).await,
+        Some(Command::Erase(args)) => erase(args).await,
     }
+}
+
+/// Applies pending migrations (as `migrate`), erases the user, prints the
+/// summary. The journeys of other users who shared an erased device are
+/// left queued for the service's materialiser: this command does not know
+/// the service's attribution settings, and computing credits with other
+/// ones would store wrong rows (see `privacy::erase_user`).
+async fn erase(args: EraseArgs) -> anyhow::Result<()> {
+    let user = crate::domain::UserId::parse("user", &args.user)
+        .map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
+    let store = Store::connect(&args.database).await?;
+    store.migrate().await?;
+    let summary = crate::privacy::erase_user(&store, None, &user).await?;
+    // audit: lead wires the audit log here
+    println!("{}", crate::privacy::render(user.as_str(), &summary));
+    Ok(())
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
