@@ -47,8 +47,8 @@ struct Rederive {
     /// journey, every other user linked to an erased fingerprint, and each
     /// erased fingerprint's anonymous journey.
     credit_keys: Vec<String>,
-    /// The other users who lost a device: their remaining devices are
-    /// re-queued so their journeys are recomputed without it.
+    /// The other users who lose a device: their other devices are queued
+    /// so that their journeys are recomputed without it.
     other_users: Vec<String>,
 }
 
@@ -109,7 +109,7 @@ impl Store {
         let mut erased: BTreeSet<String> = BTreeSet::new();
         let mut links = Vec::new();
         loop {
-            let fresh: Vec<String> = devices_of(&txn, user)
+            let fresh: BTreeSet<String> = devices_of(&txn, user)
                 .await?
                 .difference(&erased)
                 .cloned()
@@ -117,14 +117,41 @@ impl Store {
             if fresh.is_empty() {
                 break;
             }
+            let fresh: Vec<String> = fresh.into_iter().collect();
+            let mut fresh_links = Vec::new();
             for chunk in fresh.chunks(IN_CHUNK) {
-                let keys = || chunk.iter().cloned();
-                links.extend(
+                fresh_links.extend(
                     identity_link::Entity::find()
-                        .filter(identity_link::Column::Fingerprint.is_in(keys()))
+                        .filter(identity_link::Column::Fingerprint.is_in(chunk.iter().cloned()))
                         .all(&txn)
                         .await?,
                 );
+            }
+            // Queued: the erased devices, although nothing of them will be
+            // left (a materialiser step that read them before this commit
+            // must not have the last word on their rows), and the other
+            // devices of the other users who lose one, whose journeys are
+            // recomputed from those. Queued before any link is deleted
+            // because the write path marks, then links: taking the locks in
+            // the same order cannot deadlock with a webhook on PostgreSQL.
+            let others = rederive(user, &fresh.iter().cloned().collect(), &fresh_links).other_users;
+            let mut marks: BTreeSet<String> = fresh.iter().cloned().collect();
+            for chunk in others.chunks(IN_CHUNK) {
+                marks.extend(
+                    identity_link::Entity::find()
+                        .select_only()
+                        .column(identity_link::Column::Fingerprint)
+                        .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
+                        .into_tuple::<String>()
+                        .all(&txn)
+                        .await?,
+                );
+            }
+            let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+            mark_fingerprints(&txn, &marks).await?;
+            links.extend(fresh_links);
+            for chunk in fresh.chunks(IN_CHUNK) {
+                let keys = || chunk.iter().cloned();
                 summary.pageviews += pageview::Entity::delete_many()
                     .filter(pageview::Column::Fingerprint.is_in(keys()))
                     .exec(&txn)
@@ -159,23 +186,6 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
-        // The erased fingerprints are queued too, although nothing of them
-        // is left: a materialiser step that read them before this commit
-        // must not have the last word on their rows.
-        let mut requeue: BTreeSet<String> = erased.iter().cloned().collect();
-        for chunk in plan.other_users.chunks(IN_CHUNK) {
-            requeue.extend(
-                identity_link::Entity::find()
-                    .select_only()
-                    .column(identity_link::Column::Fingerprint)
-                    .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
-                    .into_tuple::<String>()
-                    .all(&txn)
-                    .await?,
-            );
-        }
-        let requeue: Vec<&str> = requeue.iter().map(String::as_str).collect();
-        mark_fingerprints(&txn, &requeue).await?;
         txn.commit().await?;
         Ok(summary)
     }
