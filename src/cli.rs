@@ -1,11 +1,12 @@
-//! The command line: `serve` (default), `migrate`, `schema`.
+//! The command line: `serve` (default), `migrate`, `schema`, `seed`, `bench`,
+//! `import`, `erase`.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::config::{DatabaseConfig, ServeConfig};
 use crate::auth::service::Bootstrap;
+use crate::config::{DatabaseConfig, ServeConfig};
 use crate::startup::{shutdown_signal, Application};
 use crate::store::Store;
 
@@ -42,6 +43,18 @@ pub enum Command {
     Import(crate::ingest::import::ImportArgs),
     /// Manage API keys and webhook signing secrets.
     Keys(crate::auth::command::KeysArgs),
+    /// Erase one user's data (right to erasure) and print what went.
+    Erase(EraseArgs),
+}
+
+/// `erase` arguments.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The account id to erase, as the webhooks send it in `user_id`.
+    #[arg(long = "user", value_name = "ID")]
+    pub user: String,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
 }
 
 /// Parses arguments, runs the command, maps failure to exit code 1 with the cause chain.
@@ -92,7 +105,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(args)) => crate::bench::run(args).await,
         Some(Command::Import(args)) => crate::ingest::import::run(args).await,
         Some(Command::Keys(args)) => crate::auth::command::run(args).await,
+        Some(Command::Erase(args)) => erase(args).await,
     }
+}
+
+/// Applies pending migrations (as `migrate`), erases the user, prints the
+/// summary. The journeys of other users who shared an erased device are
+/// left queued for the service's materialiser: this command does not know
+/// the service's attribution settings, and computing credits with other
+/// ones would store wrong rows (see `privacy::erase_user`).
+async fn erase(args: EraseArgs) -> anyhow::Result<()> {
+    let user = crate::domain::UserId::parse("user", &args.user)
+        .map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
+    let store = Store::connect(&args.database).await?;
+    store.migrate().await?;
+    let summary = crate::privacy::erase_user(&store, None, &user).await?;
+    crate::privacy::audit_erasure(&store, &cli_actor(), &user, &summary).await;
+    println!("{}", crate::privacy::render(user.as_str(), &summary));
+    Ok(())
+}
+
+/// Who the audit log names for the command line (as `keys` does).
+fn cli_actor() -> String {
+    crate::auth::command::actor()
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {

@@ -19,6 +19,7 @@ pub mod http;
 pub mod ingest;
 pub mod journeys;
 pub mod materialize;
+pub mod privacy;
 pub mod progress;
 pub mod reports;
 pub mod startup;

@@ -232,7 +232,10 @@ async fn migrate_until_done(store: Store, first_key: Option<Option<String>>) {
                             eprintln!("created the first admin key (shown once): {key}");
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::error!(error = format!("{e:#}"), "could not create the first admin key"),
+                        Err(e) => tracing::error!(
+                            error = format!("{e:#}"),
+                            "could not create the first admin key"
+                        ),
                     }
                 }
                 return;

@@ -104,7 +104,11 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(SigningSecrets::KeyId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(SigningSecrets::KeyId)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(SigningSecrets::Secret).string().not_null())
                     .col(
                         ColumnDef::new(SigningSecrets::CreatedAt)

@@ -47,7 +47,7 @@ fn parse_scopes(value: &str) -> Result<Scopes, String> {
 }
 
 /// Who the audit log names for changes made from the command line.
-fn actor() -> String {
+pub fn actor() -> String {
     match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
         Ok(user) if !user.is_empty() => format!("cli:{user}"),
         _ => "cli".into(),

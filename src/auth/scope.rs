@@ -151,6 +151,9 @@ mod tests {
         assert_eq!(s.to_string(), "ingest,read");
         assert_eq!(s.to_string().parse::<Scopes>().unwrap(), s);
         assert!("".parse::<Scopes>().is_err());
-        assert!("read,write".parse::<Scopes>().unwrap_err().contains("write"));
+        assert!("read,write"
+            .parse::<Scopes>()
+            .unwrap_err()
+            .contains("write"));
     }
 }

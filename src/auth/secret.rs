@@ -58,7 +58,9 @@ pub fn same(a: &str, b: &str) -> bool {
 /// at least 32 characters, printable ASCII, no spaces.
 pub fn check_chosen_key(key: &str) -> Result<(), String> {
     if key.len() < 32 {
-        return Err("must be at least 32 characters (generate one with `openssl rand -hex 32`)".into());
+        return Err(
+            "must be at least 32 characters (generate one with `openssl rand -hex 32`)".into(),
+        );
     }
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("must be printable ASCII without spaces".into());
@@ -95,7 +97,9 @@ mod tests {
         assert_ne!(a, b);
         let h = hash_key(&a);
         assert_eq!(h.len(), 64);
-        assert!(h.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(h
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(
             hash_key("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

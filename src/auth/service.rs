@@ -95,7 +95,10 @@ async fn store_key(
         .map_err(|e| match e {
             // Two creators racing past the check: the unique index decides.
             KeyChangeError::Db(db)
-                if matches!(db.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) =>
+                if matches!(
+                    db.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
             {
                 KeyChangeError::NameTaken(name.to_owned())
             }

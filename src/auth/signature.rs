@@ -147,7 +147,13 @@ mod tests {
     fn any_of_the_keys_secrets_may_have_signed() {
         let ts = TS.to_string();
         let other = super::super::secret::new_signing_secret().unwrap();
-        assert!(verify(headers(EXPECTED, &ts), BODY, &[other.clone(), SECRET.into()], TS).is_ok());
+        assert!(verify(
+            headers(EXPECTED, &ts),
+            BODY,
+            &[other.clone(), SECRET.into()],
+            TS
+        )
+        .is_ok());
         assert_eq!(
             verify(headers(EXPECTED, &ts), BODY, &[other], TS),
             Err(SignatureError::NoMatch)
@@ -158,14 +164,22 @@ mod tests {
     fn a_changed_body_or_id_fails() {
         let ts = TS.to_string();
         assert_eq!(
-            verify(headers(EXPECTED, &ts), b"{\"test\": 1}", &[SECRET.into()], TS),
+            verify(
+                headers(EXPECTED, &ts),
+                b"{\"test\": 1}",
+                &[SECRET.into()],
+                TS
+            ),
             Err(SignatureError::NoMatch)
         );
         let h = SignedHeaders {
             id: Some("msg_other"),
             ..headers(EXPECTED, &ts)
         };
-        assert_eq!(verify(h, BODY, &[SECRET.into()], TS), Err(SignatureError::NoMatch));
+        assert_eq!(
+            verify(h, BODY, &[SECRET.into()], TS),
+            Err(SignatureError::NoMatch)
+        );
     }
 
     #[test]

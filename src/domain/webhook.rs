@@ -87,6 +87,12 @@ impl UserId {
             Some(v) => bounded_id("user_id", v).map(|v| Some(Self(v))),
         }
     }
+    /// A required account id, such as an argument naming a user: trimmed as
+    /// the webhooks' `user_id` is (so it names the id they stored), and
+    /// refused when empty. `field` is the argument's name, for the error.
+    pub fn parse(field: &'static str, value: &str) -> Result<Self, FieldError> {
+        bounded_id(field, value).map(Self)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -438,6 +444,15 @@ mod tests {
         let pv = NewPageview::try_from(raw).unwrap();
         assert_eq!(pv.user_id, None);
         assert_eq!(pv.referrer_url, None);
+    }
+
+    #[test]
+    fn a_required_user_id_is_trimmed_like_a_webhook_one_and_names_its_field_when_refused() {
+        assert_eq!(UserId::parse("id", " u1 ").unwrap().as_str(), "u1");
+        for bad in ["", "  ", "u\u{0}1", "\u{200B}"] {
+            assert_eq!(UserId::parse("id", bad).unwrap_err().field, "id", "{bad:?}");
+        }
+        assert!(UserId::parse("id", &"x".repeat(MAX_ID_LEN + 1)).is_err());
     }
 
     #[test]

@@ -156,7 +156,10 @@ impl AdminQuery {
         let has_next_page = rows.len() as u64 > first;
         rows.truncate(first as usize);
         Ok(AuditLogPage {
-            end_cursor: rows.last().filter(|_| has_next_page).map(|r| r.id.to_string()),
+            end_cursor: rows
+                .last()
+                .filter(|_| has_next_page)
+                .map(|r| r.id.to_string()),
             has_next_page,
             entries: rows
                 .into_iter()

@@ -1,15 +1,17 @@
-//! The root mutation: webhooks sent through GraphQL. They take the same
-//! ingestion path as the REST adapter, so both accept and refuse alike.
+//! The root mutation: webhooks sent through GraphQL, which take the same
+//! ingestion path as the REST adapter (so both accept and refuse alike),
+//! and the erasure of a user.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Object, ID};
 
-use super::error::{from_ingest, internal};
+use super::error::{from_ingest, internal, invalid};
 use super::types::{
-    CampaignSpend, CampaignSpendInput, Event, EventInput, IngestSummary, Pageview, PageviewInput,
-    SpendSummary,
+    CampaignSpend, CampaignSpendInput, ErasureSummary, Event, EventInput, IngestSummary, Pageview,
+    PageviewInput, SpendSummary,
 };
-use crate::domain::{RawEvent, RawPageview, RawSpend};
+use crate::domain::{RawEvent, RawPageview, RawSpend, UserId};
 use crate::ingest::{Ingestor, Recorded};
+use crate::materialize::Materializer;
 use crate::store::Store;
 
 /// Writes.
@@ -128,5 +130,27 @@ impl Mutation {
             stored: recorded.outcome.stored,
             replaced: recorded.outcome.replaced,
         })
+    }
+
+    /// Erases a user (right to erasure): their identity links and every
+    /// device linked to them or seen with their id, whole — its pageviews,
+    /// its events and its links to other users. A device the user shared
+    /// with another user is erased for both; the other user keeps their
+    /// other devices. Reports, touchpoints and credits no longer count any
+    /// of it once this returns. An id never seen (or already erased) erases
+    /// nothing and answers zeros. Admin only; recorded in the audit log
+    /// under the SHA-256 of the id.
+    async fn erase_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ErasureSummary> {
+        let user = UserId::parse("id", &id).map_err(|e| invalid(&[e]))?;
+        let store = ctx.data::<Store>()?;
+        let materializer = ctx.data::<Materializer>()?;
+        let summary = crate::privacy::erase_user(store, Some(materializer), &user)
+            .await
+            .map_err(|e| internal(anyhow::Error::new(e).context("Failed to erase a user")))?;
+        let actor = ctx
+            .data_opt::<crate::auth::Principal>()
+            .map_or("unknown", |p| p.name.as_str());
+        crate::privacy::audit_erasure(store, actor, &user, &summary).await;
+        Ok(summary.into())
     }
 }

@@ -57,7 +57,13 @@ pub fn required(doc: &ExecutableDocument, operation: Option<&str>) -> BTreeSet<S
     let mut scopes = BTreeSet::new();
     for op in ops {
         let mut seen = HashSet::new();
-        root_fields(doc, &op.node.selection_set.node, op.node.ty, &mut seen, &mut scopes);
+        root_fields(
+            doc,
+            &op.node.selection_set.node,
+            op.node.ty,
+            &mut seen,
+            &mut scopes,
+        );
     }
     scopes
 }
@@ -110,8 +116,14 @@ mod tests {
             needs("mutation { recordPageview(input: {}) { id } }", None),
             [Scope::Ingest]
         );
-        assert_eq!(needs("mutation { eraseUser(id: \"u\") { events } }", None), [Scope::Admin]);
-        assert_eq!(needs("{ auditLog { entries { at } } }", None), [Scope::Admin]);
+        assert_eq!(
+            needs("mutation { eraseUser(id: \"u\") { events } }", None),
+            [Scope::Admin]
+        );
+        assert_eq!(
+            needs("{ auditLog { entries { at } } }", None),
+            [Scope::Admin]
+        );
         assert!(needs("{ __schema { types { name } } __typename }", None).is_empty());
     }
 

@@ -218,7 +218,11 @@ fn refuse(path: &str, accept: Option<&str>, refusal: Refusal) -> Response {
 
 /// The middleware: authenticates, checks the route's scope and the key's
 /// rate, and hands the handlers a [`Principal`].
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let need = need(request.method(), &path, query.as_deref());
@@ -267,7 +271,10 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         return refuse(
             &path,
             accept,
-            Refusal::Limited(retry, "too many requests without a valid key from this address"),
+            Refusal::Limited(
+                retry,
+                "too many requests without a valid key from this address",
+            ),
         );
     }
     let principal = match service::authenticate(&state.store, &presented).await {
@@ -327,10 +334,19 @@ mod tests {
     fn only_probes_and_graphiql_are_open() {
         assert_eq!(need(&Method::GET, "/healthz", None), Need::Open);
         assert_eq!(need(&Method::GET, "/graphql", None), Need::Open);
-        assert_eq!(need(&Method::GET, "/graphql/assets/graphiql.js", None), Need::Open);
-        assert_eq!(need(&Method::GET, "/graphql", Some("query=%7Ba%7D")), Need::Graphql);
+        assert_eq!(
+            need(&Method::GET, "/graphql/assets/graphiql.js", None),
+            Need::Open
+        );
+        assert_eq!(
+            need(&Method::GET, "/graphql", Some("query=%7Ba%7D")),
+            Need::Graphql
+        );
         assert_eq!(need(&Method::POST, "/graphql", None), Need::Graphql);
-        assert_eq!(need(&Method::POST, "/webhooks/pageviews", None), Need::Ingest);
+        assert_eq!(
+            need(&Method::POST, "/webhooks/pageviews", None),
+            Need::Ingest
+        );
         assert_eq!(need(&Method::POST, "/pageview", None), Need::Ingest);
         assert_eq!(need(&Method::GET, "/metrics", None), Need::Metrics);
     }
@@ -338,10 +354,16 @@ mod tests {
     #[test]
     fn the_key_comes_from_the_bearer_header_or_on_webhooks_the_query() {
         let mut h = HeaderMap::new();
-        assert_eq!(presented_key(&h, Some("key=ga_x"), true).as_deref(), Some("ga_x"));
+        assert_eq!(
+            presented_key(&h, Some("key=ga_x"), true).as_deref(),
+            Some("ga_x")
+        );
         assert_eq!(presented_key(&h, Some("key=ga_x"), false), None);
         h.insert(header::AUTHORIZATION, "bearer ga_y".parse().unwrap());
-        assert_eq!(presented_key(&h, Some("key=ga_x"), true).as_deref(), Some("ga_y"));
+        assert_eq!(
+            presented_key(&h, Some("key=ga_x"), true).as_deref(),
+            Some("ga_y")
+        );
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(presented_key(&h, None, true), None);
     }

@@ -446,7 +446,13 @@ fn is_shopping_campaign(campaign: &str) -> bool {
 /// besides those classification reads: they identify a click, not a person,
 /// and a later export may need them.
 const OTHER_CLICK_IDS: [&str; 7] = [
-    "fbclid", "ttclid", "twclid", "li_fat_id", "yclid", "epik", "sccid",
+    "fbclid",
+    "ttclid",
+    "twclid",
+    "li_fat_id",
+    "yclid",
+    "epik",
+    "sccid",
 ];
 
 /// Whether a query parameter is a campaign parameter (`utm_*`) or an ads
@@ -1140,7 +1146,14 @@ mod tests {
 
     #[test]
     fn only_campaign_parameters_and_click_ids_count_as_campaign_parameters() {
-        for keep in ["utm_source", "UTM_Campaign", "utm_id", "gclid", "msclkid", "fbclid"] {
+        for keep in [
+            "utm_source",
+            "UTM_Campaign",
+            "utm_id",
+            "gclid",
+            "msclkid",
+            "fbclid",
+        ] {
             assert!(is_campaign_param(keep), "{keep}");
         }
         for drop in ["email", "token", "q", "ref", "utm", "session_id"] {

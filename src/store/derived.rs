@@ -1,17 +1,24 @@
 //! The derived tables' storage: the dirty-fingerprint queue, touchpoints and
 //! credits. What goes in them is computed by `crate::materialize`.
 
-use entity::{credit, dirty_fingerprint, touchpoint};
+use std::collections::{BTreeSet, HashSet};
+
+use entity::{credit, dirty_fingerprint, identity_link, touchpoint};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::Iden as _;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Store, TimeRange};
 
 const IN_CHUNK: usize = 500;
+
+/// PostgreSQL advisory lock held by every transaction that replaces or
+/// removes derived rows (a materialiser step, an erasure), so that those of
+/// several service processes never interleave.
+pub(super) const DERIVED_LOCK_KEY: i64 = 7436291;
 
 /// Touchpoint counts of one group of a report.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
@@ -68,7 +75,7 @@ impl Store {
             // Steps of several service processes must not interleave: two
             // steps replacing one journey's credits at once could both
             // insert. (SQLite's single write lock serialises them already.)
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7436291)")
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
                 .await?;
         }
         for chunk in fingerprints.chunks(IN_CHUNK) {
@@ -83,6 +90,10 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        // After the deletes: on SQLite this transaction holds the write lock
+        // by now, on PostgreSQL the advisory lock, so no erasure can commit
+        // between this check and the commit.
+        let credits = without_erased_users(&txn, credits).await?;
         insert_chunked(&txn, touchpoints, 1000).await?;
         insert_chunked(&txn, credits, 500).await?;
         for chunk in claimed.chunks(200) {
@@ -182,6 +193,50 @@ impl Store {
             credit::Entity::find().all(&self.primary()).await?,
         ))
     }
+}
+
+/// Drops the credits of users who have no identity link left. Every user
+/// with a conversion has one (an event with a `user_id` links its device in
+/// the same transaction), so this keeps everything but one case: a step that
+/// read a user's facts just before an erasure of that user committed, and
+/// writes after it. The erasure re-queues the fingerprints it erased, and
+/// those of the other users it touched, so every other row that step got
+/// wrong is recomputed; the erased user's own journey is reachable from no
+/// fingerprint any more, so its credits are refused here instead.
+async fn without_erased_users(
+    txn: &DatabaseTransaction,
+    credits: Vec<credit::ActiveModel>,
+) -> Result<Vec<credit::ActiveModel>, DbErr> {
+    let user_of = |c: &credit::ActiveModel| match &c.user_id {
+        ActiveValue::Set(u) | ActiveValue::Unchanged(u) => u.clone(),
+        ActiveValue::NotSet => None,
+    };
+    let users: Vec<String> = credits
+        .iter()
+        .filter_map(user_of)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut linked = HashSet::new();
+    for chunk in users.chunks(IN_CHUNK) {
+        linked.extend(
+            identity_link::Entity::find()
+                .select_only()
+                .column(identity_link::Column::UserId)
+                .distinct()
+                .filter(identity_link::Column::UserId.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(txn)
+                .await?,
+        );
+    }
+    if linked.len() == users.len() {
+        return Ok(credits);
+    }
+    Ok(credits
+        .into_iter()
+        .filter(|c| user_of(c).is_none_or(|u| linked.contains(&u)))
+        .collect())
 }
 
 async fn insert_chunked<A>(

@@ -38,7 +38,11 @@ pub struct Audit<'a> {
     pub subject: &'a str,
 }
 
-async fn record(txn: &DatabaseTransaction, audit: &Audit<'_>, at: DateTime<Utc>) -> Result<(), DbErr> {
+async fn record(
+    txn: &DatabaseTransaction,
+    audit: &Audit<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
     audit_entry::ActiveModel {
         at: Set(at),
         actor: Set(audit.actor.to_owned()),
@@ -64,9 +68,15 @@ async fn active_key(
 
 /// Takes the write lock of the transaction and checks that the active key
 /// `name` exists: a no-op update, the first statement of a change.
-async fn lock_active_key(txn: &DatabaseTransaction, name: &str) -> Result<api_key::Model, KeyChangeError> {
+async fn lock_active_key(
+    txn: &DatabaseTransaction,
+    name: &str,
+) -> Result<api_key::Model, KeyChangeError> {
     let touched = api_key::Entity::update_many()
-        .col_expr(api_key::Column::Name, sea_orm::sea_query::Expr::col(api_key::Column::Name).into())
+        .col_expr(
+            api_key::Column::Name,
+            sea_orm::sea_query::Expr::col(api_key::Column::Name).into(),
+        )
         .filter(api_key::Column::Name.eq(name))
         .filter(api_key::Column::RevokedAt.is_null())
         .exec(txn)
@@ -95,9 +105,8 @@ impl Store {
             .await?;
         // The index found it by hash; compare once more in constant time
         // so that nothing about the match depends on where it differs.
-        Ok(key.filter(|k| {
-            k.revoked_at.is_none() && crate::auth::secret::same(&k.secret_hash, hash)
-        }))
+        Ok(key
+            .filter(|k| k.revoked_at.is_none() && crate::auth::secret::same(&k.secret_hash, hash)))
     }
 
     /// The signing secrets of a key, oldest first.
@@ -237,7 +246,10 @@ impl Store {
     pub async fn touch_key(&self, key_id: i64, at: DateTime<Utc>) -> Result<(), DbErr> {
         let _turn = self.write_turn().await;
         api_key::Entity::update_many()
-            .col_expr(api_key::Column::LastUsedAt, sea_orm::sea_query::Expr::value(at))
+            .col_expr(
+                api_key::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(at),
+            )
             .filter(api_key::Column::Id.eq(key_id))
             .exec(&self.db)
             .await?;

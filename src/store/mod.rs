@@ -4,6 +4,7 @@
 //! domain types and entity models only.
 
 mod derived;
+mod erase;
 mod fault;
 mod group_commit;
 mod health;
@@ -32,6 +33,7 @@ pub use health::Guarded;
 use health::Health;
 
 pub use derived::{TouchCountRow, TouchGrouping};
+pub use erase::ErasureSummary;
 pub use fault::{fault, Fault};
 pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};

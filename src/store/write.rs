@@ -281,8 +281,18 @@ async fn mark_dirty(txn: &DatabaseTransaction, writes: &[Write]) -> Result<(), D
         })
         .collect();
     let all: Vec<&str> = all.into_iter().collect();
+    mark_fingerprints(txn, &all).await
+}
+
+/// Queues `fingerprints` for the materialiser with one fresh version, in
+/// the caller's transaction (a mark already queued takes the new version,
+/// so a step that read the old one recomputes it again).
+pub(super) async fn mark_fingerprints(
+    txn: &DatabaseTransaction,
+    fingerprints: &[&str],
+) -> Result<(), DbErr> {
     let version = next_mark_version();
-    for chunk in all.chunks(CHUNK) {
+    for chunk in fingerprints.chunks(CHUNK) {
         dirty_fingerprint::Entity::insert_many(chunk.iter().map(|fp| {
             dirty_fingerprint::ActiveModel {
                 fingerprint: sea_orm::Set((*fp).to_owned()),

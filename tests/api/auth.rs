@@ -35,7 +35,9 @@ async fn gql(client: &Client, app: &TestApp, query: &str) -> (StatusCode, Value)
 }
 
 fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 /// What each scope may reach: every route and kind of GraphQL operation.
@@ -49,12 +51,22 @@ async fn each_scope_reaches_exactly_its_routes_and_operations() {
     let webhook_routes = [
         ("/webhooks/pageviews", pageview(1)),
         ("/pageview", pageview(2)),
-        ("/webhooks/events", json!({ "fingerprint": "auth-test-1", "name": "signup", "created_at": "2023-01-20 14:05:00 UTC" })),
-        ("/event", json!({ "fingerprint": "auth-test-2", "name": "trial", "created_at": "2023-01-20 14:05:00 UTC" })),
+        (
+            "/webhooks/events",
+            json!({ "fingerprint": "auth-test-1", "name": "signup", "created_at": "2023-01-20 14:05:00 UTC" }),
+        ),
+        (
+            "/event",
+            json!({ "fingerprint": "auth-test-2", "name": "trial", "created_at": "2023-01-20 14:05:00 UTC" }),
+        ),
         ("/webhooks/spend", spend()),
     ];
     for (path, body) in &webhook_routes {
-        for (who, client, allowed) in [("ingest", &ingest, true), ("admin", &admin, true), ("read", &read, false)] {
+        for (who, client, allowed) in [
+            ("ingest", &ingest, true),
+            ("admin", &admin, true),
+            ("read", &read, false),
+        ] {
             let r = post(client, app.url(path), body).await;
             if allowed {
                 assert_eq!(r.status(), 200, "{who} on {path}");
@@ -69,15 +81,28 @@ async fn each_scope_reaches_exactly_its_routes_and_operations() {
 
     let operations = [
         ("{ pageviews { totalCount } }", [false, true, true]),
-        ("{ channels(range: {lastDays: 7}) { totalCount } }", [false, true, true]),
+        (
+            "{ channels(range: {lastDays: 7}) { totalCount } }",
+            [false, true, true],
+        ),
         (
             r#"mutation { recordEvent(input: {fingerprint: "auth-test-3", name: "signup", createdAt: "2023-01-20T14:05:00Z"}) { id } }"#,
             [true, false, true],
         ),
         ("{ auditLog { entries { action } } }", [false, false, true]),
         ("{ apiKeys { name } }", [false, false, true]),
-        (r#"mutation { revokeApiKey(name: "nobody") }"#, [false, false, true]),
-        ("{ __typename __schema { queryType { name } } }", [true, true, true]),
+        (
+            r#"mutation { revokeApiKey(name: "nobody") }"#,
+            [false, false, true],
+        ),
+        (
+            r#"mutation { eraseUser(id: "nobody") { events } }"#,
+            [false, false, true],
+        ),
+        (
+            "{ __typename __schema { queryType { name } } }",
+            [true, true, true],
+        ),
     ];
     for (query, allowed) in operations {
         for ((who, client), allowed) in [("ingest", &ingest), ("read", &read), ("admin", &admin)]
@@ -91,19 +116,30 @@ async fn each_scope_reaches_exactly_its_routes_and_operations() {
             } else {
                 assert_eq!(status, 403, "{who}: {query}: {body}");
                 assert_eq!(code(&body), "FORBIDDEN", "{body}");
-                assert!(body["errors"][0]["extensions"]["scope"].is_string(), "{body}");
+                assert!(
+                    body["errors"][0]["extensions"]["scope"].is_string(),
+                    "{body}"
+                );
                 assert!(body.get("data").is_none(), "nothing executed: {body}");
             }
         }
     }
 
-    for (who, client, status) in [("admin", &admin, 200), ("read", &read, 403), ("ingest", &ingest, 403)] {
+    for (who, client, status) in [
+        ("admin", &admin, 200),
+        ("read", &read, 403),
+        ("ingest", &ingest, 403),
+    ] {
         let r = client.get(app.url("/metrics")).send().await.unwrap();
         assert_eq!(r.status(), status, "{who} on /metrics");
     }
     let anonymous = Client::new();
     for open in ["/healthz", "/readyz"] {
-        assert_eq!(anonymous.get(app.url(open)).send().await.unwrap().status(), 200, "{open}");
+        assert_eq!(
+            anonymous.get(app.url(open)).send().await.unwrap().status(),
+            200,
+            "{open}"
+        );
     }
     let page = anonymous
         .get(app.url("/graphql"))
@@ -126,7 +162,11 @@ async fn a_request_that_needs_a_scope_the_key_lacks_runs_no_part_of_it() {
     let (status, body) = gql(&ingest, &app, query).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["scope"], "admin");
-    assert_eq!(app.counts().await, (0, 0), "the record mutation did not run either");
+    assert_eq!(
+        app.counts().await,
+        (0, 0),
+        "the record mutation did not run either"
+    );
     let keys = app.graphql_ok("{ apiKeys { name } }", json!({})).await;
     assert!(!keys.to_string().contains("sneaky"));
 }
@@ -139,11 +179,19 @@ async fn no_key_or_an_unknown_key_is_401_with_a_bearer_challenge() {
     for client in [&anonymous, &bad] {
         let r = post(client, app.url("/webhooks/pageviews"), &pageview(1)).await;
         assert_eq!(r.status(), 401);
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+        assert!(r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer"));
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "unauthenticated", "{body}");
 
-        let r = post(client, app.url("/graphql"), &json!({ "query": "{ pageviews { totalCount } }" })).await;
+        let r = post(
+            client,
+            app.url("/graphql"),
+            &json!({ "query": "{ pageviews { totalCount } }" }),
+        )
+        .await;
         assert_eq!(r.status(), 401);
         assert!(r.headers().contains_key("www-authenticate"));
         let body: Value = r.json().await.unwrap();
@@ -163,7 +211,10 @@ async fn a_revoked_key_fails_from_the_next_request_on_every_process() {
     let key = first.create_key("rotating", "READ").await;
     let client = client_with_key(&key);
     for app in [&first, &second] {
-        assert_eq!(gql(&client, app, "{ pageviews { totalCount } }").await.0, 200);
+        assert_eq!(
+            gql(&client, app, "{ pageviews { totalCount } }").await.0,
+            200
+        );
     }
     first
         .graphql_ok(r#"mutation { revokeApiKey(name: "rotating") }"#, json!({}))
@@ -189,9 +240,19 @@ async fn the_key_may_ride_in_the_query_string_on_webhook_routes_only() {
     let app = spawn_app().await;
     let key = app.create_key("pixel", "INGEST").await;
     let anonymous = Client::new();
-    let r = post(&anonymous, app.url(&format!("/webhooks/pageviews?key={key}")), &pageview(1)).await;
+    let r = post(
+        &anonymous,
+        app.url(&format!("/webhooks/pageviews?key={key}")),
+        &pageview(1),
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    let r = post(&anonymous, app.url(&format!("/graphql?key={key}")), &json!({ "query": "{ __typename }" })).await;
+    let r = post(
+        &anonymous,
+        app.url(&format!("/graphql?key={key}")),
+        &json!({ "query": "{ __typename }" }),
+    )
+    .await;
     assert_eq!(r.status(), 401);
 }
 
@@ -199,10 +260,19 @@ async fn the_key_may_ride_in_the_query_string_on_webhook_routes_only() {
 async fn metrics_take_the_metrics_token_too() {
     let token = "scrape-token-0123456789abcdefghijklmnop";
     let app = spawn_app_with(|c| c.auth.metrics_token = Some(token.into())).await;
-    let r = client_with_key(token).get(app.url("/metrics")).send().await.unwrap();
+    let r = client_with_key(token)
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("growth_analytics"));
-    let (status, _) = gql(&client_with_key(token), &app, "{ pageviews { totalCount } }").await;
+    let (status, _) = gql(
+        &client_with_key(token),
+        &app,
+        "{ pageviews { totalCount } }",
+    )
+    .await;
     assert_eq!(status, 401, "the token is good for /metrics only");
 }
 
@@ -222,7 +292,10 @@ async fn send_signed(
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", sign(secret, id, timestamp, &bytes).unwrap())
+        .header(
+            "webhook-signature",
+            sign(secret, id, timestamp, &bytes).unwrap(),
+        )
         .body(bytes)
         .send()
         .await
@@ -239,7 +312,10 @@ async fn a_key_with_a_signing_secret_takes_only_fresh_correctly_signed_requests_
         )
         .await;
     let key = created["createApiKey"]["secret"].as_str().unwrap();
-    let secret = created["createApiKey"]["signingSecret"].as_str().unwrap().to_owned();
+    let secret = created["createApiKey"]["signingSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(secret.starts_with("whsec_"));
     let client = client_with_key(key);
     let now = chrono::Utc::now().timestamp();
@@ -248,28 +324,97 @@ async fn a_key_with_a_signing_secret_takes_only_fresh_correctly_signed_requests_
     let unsigned = post(&client, app.url("/webhooks/pageviews"), &batch).await;
     assert_eq!(unsigned.status(), 401);
     let body: Value = unsigned.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("webhook-id"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("webhook-id"),
+        "{body}"
+    );
 
     let other = growth_analytics::auth::secret::new_signing_secret().unwrap();
-    let wrong = send_signed(&app, &client, "/webhooks/pageviews", &batch, &other, "msg_1", now).await;
+    let wrong = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &batch,
+        &other,
+        "msg_1",
+        now,
+    )
+    .await;
     assert_eq!(wrong.status(), 401);
-    let stale = send_signed(&app, &client, "/webhooks/pageviews", &batch, &secret, "msg_1", now - 301).await;
+    let stale = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &batch,
+        &secret,
+        "msg_1",
+        now - 301,
+    )
+    .await;
     assert_eq!(stale.status(), 401);
     let body: Value = stale.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("tolerance"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("tolerance"),
+        "{body}"
+    );
     assert_eq!(app.counts().await, (0, 0), "refusals store nothing");
 
-    let ok = send_signed(&app, &client, "/webhooks/pageviews", &batch, &secret, "msg_1", now).await;
+    let ok = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &batch,
+        &secret,
+        "msg_1",
+        now,
+    )
+    .await;
     assert_eq!(ok.status(), 200);
-    assert_eq!(ok.json::<Value>().await.unwrap(), json!({ "stored": 2, "duplicates": 0 }));
-    let replay = send_signed(&app, &client, "/webhooks/pageviews", &batch, &secret, "msg_1", now).await;
+    assert_eq!(
+        ok.json::<Value>().await.unwrap(),
+        json!({ "stored": 2, "duplicates": 0 })
+    );
+    let replay = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &batch,
+        &secret,
+        "msg_1",
+        now,
+    )
+    .await;
     assert_eq!(replay.status(), 200);
-    assert_eq!(replay.json::<Value>().await.unwrap(), json!({ "stored": 0, "duplicates": 2 }));
+    assert_eq!(
+        replay.json::<Value>().await.unwrap(),
+        json!({ "stored": 0, "duplicates": 2 })
+    );
 
     // Spend replaces amounts, so a replay is where the id matters most.
-    let ok = send_signed(&app, &client, "/webhooks/spend", &spend(), &secret, "msg_2", now).await;
-    assert_eq!(ok.json::<Value>().await.unwrap(), json!({ "stored": 1, "replaced": 0 }));
-    let replay = send_signed(&app, &client, "/webhooks/spend", &spend(), &secret, "msg_2", now).await;
+    let ok = send_signed(
+        &app,
+        &client,
+        "/webhooks/spend",
+        &spend(),
+        &secret,
+        "msg_2",
+        now,
+    )
+    .await;
+    assert_eq!(
+        ok.json::<Value>().await.unwrap(),
+        json!({ "stored": 1, "replaced": 0 })
+    );
+    let replay = send_signed(
+        &app,
+        &client,
+        "/webhooks/spend",
+        &spend(),
+        &secret,
+        "msg_2",
+        now,
+    )
+    .await;
     assert_eq!(
         replay.json::<Value>().await.unwrap(),
         json!({ "stored": 0, "replaced": 0, "duplicates": 1 })
@@ -287,7 +432,10 @@ async fn signing_secrets_rotate_old_and_new_both_valid_until_the_old_is_removed(
         )
         .await;
     let client = client_with_key(created["createApiKey"]["secret"].as_str().unwrap());
-    let old = created["createApiKey"]["signingSecret"].as_str().unwrap().to_owned();
+    let old = created["createApiKey"]["signingSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let new = app
         .graphql_ok(r#"mutation { addSigningSecret(name: "rot") }"#, json!({}))
         .await["addSigningSecret"]
@@ -296,7 +444,16 @@ async fn signing_secrets_rotate_old_and_new_both_valid_until_the_old_is_removed(
         .to_owned();
     let now = chrono::Utc::now().timestamp();
     for (i, secret) in [&old, &new].into_iter().enumerate() {
-        let r = send_signed(&app, &client, "/webhooks/pageviews", &pageview(i), secret, &format!("m{i}"), now).await;
+        let r = send_signed(
+            &app,
+            &client,
+            "/webhooks/pageviews",
+            &pageview(i),
+            secret,
+            &format!("m{i}"),
+            now,
+        )
+        .await;
         assert_eq!(r.status(), 200, "secret {i}");
     }
     app.graphql_ok(
@@ -304,9 +461,27 @@ async fn signing_secrets_rotate_old_and_new_both_valid_until_the_old_is_removed(
         json!({ "s": old }),
     )
     .await;
-    let r = send_signed(&app, &client, "/webhooks/pageviews", &pageview(5), &old, "m5", now).await;
+    let r = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &pageview(5),
+        &old,
+        "m5",
+        now,
+    )
+    .await;
     assert_eq!(r.status(), 401, "the removed secret no longer signs");
-    let r = send_signed(&app, &client, "/webhooks/pageviews", &pageview(6), &new, "m6", now).await;
+    let r = send_signed(
+        &app,
+        &client,
+        "/webhooks/pageviews",
+        &pageview(6),
+        &new,
+        "m6",
+        now,
+    )
+    .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -315,7 +490,10 @@ async fn preflight(app: &TestApp, path: &str, origin: &str) -> Response {
         .request(reqwest::Method::OPTIONS, app.url(path))
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type, webhook-signature")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, webhook-signature",
+        )
         .send()
         .await
         .unwrap()
@@ -330,17 +508,29 @@ async fn cors_preflights_are_answered_for_listed_origins_only() {
         assert!(r.status().is_success(), "{path}: {}", r.status());
         let h = r.headers();
         assert_eq!(h["access-control-allow-origin"], allowed, "{path}");
-        let headers = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+        let headers = h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
         for needed in ["authorization", "content-type", "webhook-signature"] {
             assert!(headers.contains(needed), "{path}: {headers}");
         }
-        assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
         assert!(!h.contains_key("access-control-allow-credentials"));
     }
     let r = preflight(&app, "/graphql", "https://evil.example.net").await;
-    assert!(!r.headers().contains_key("access-control-allow-origin"), "an unlisted origin gets no CORS");
+    assert!(
+        !r.headers().contains_key("access-control-allow-origin"),
+        "an unlisted origin gets no CORS"
+    );
     let r = preflight(&app, "/metrics", allowed).await;
-    assert!(!r.headers().contains_key("access-control-allow-origin"), "other paths get no CORS");
+    assert!(
+        !r.headers().contains_key("access-control-allow-origin"),
+        "other paths get no CORS"
+    );
 
     let r = app
         .client
@@ -354,7 +544,10 @@ async fn cors_preflights_are_answered_for_listed_origins_only() {
 
     let closed = spawn_app().await;
     let r = preflight(&closed, "/graphql", allowed).await;
-    assert!(!r.headers().contains_key("access-control-allow-origin"), "no CORS_ORIGINS, no CORS");
+    assert!(
+        !r.headers().contains_key("access-control-allow-origin"),
+        "no CORS_ORIGINS, no CORS"
+    );
 }
 
 #[tokio::test]
@@ -372,7 +565,11 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_nothing_is_stored() {
         let r = post(&ingest, app.url("/webhooks/pageviews"), &pageview(i)).await;
         statuses.push(r.status().as_u16());
         if r.status() == 429 {
-            let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!((1..=2).contains(&retry), "{retry}");
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["error"], "rate_limited");
@@ -408,7 +605,14 @@ async fn a_flood_of_bad_keys_from_one_address_is_refused_before_any_database_wor
     .await;
     let scraper = client_with_key(token);
     let statements = || async {
-        let text = scraper.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = scraper
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find(|l| l.starts_with("growth_analytics_sql_statements_total"))
             .and_then(|l| l.split_whitespace().last())
@@ -418,7 +622,12 @@ async fn a_flood_of_bad_keys_from_one_address_is_refused_before_any_database_wor
     let bad = client_with_key("ga_guess_0000000000000000000000000000000000000000");
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(post(&bad, app.url("/webhooks/pageviews"), &pageview(1)).await.status().as_u16());
+        statuses.push(
+            post(&bad, app.url("/webhooks/pageviews"), &pageview(1))
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(statuses[..3], [401, 401, 401], "{statuses:?}");
     assert_eq!(statuses[4], 429, "{statuses:?}");
@@ -446,13 +655,19 @@ async fn each_query_reports_its_cost_and_a_key_over_its_budget_waits() {
     let (status, first) = gql(&read, &app, report).await;
     assert_eq!(status, 200);
     let requested = first["extensions"]["cost"]["requested"].as_u64().unwrap();
-    assert!(requested >= 1000, "a report costs at least REPORT_COMPLEXITY: {first}");
+    assert!(
+        requested >= 1000,
+        "a report costs at least REPORT_COMPLEXITY: {first}"
+    );
     assert_eq!(
         first["extensions"]["cost"]["remaining"].as_u64().unwrap(),
         2_500 - requested
     );
     let (_, second) = gql(&read, &app, report).await;
-    assert_eq!(second["extensions"]["cost"]["remaining"].as_u64().unwrap(), 2_500 - 2 * requested);
+    assert_eq!(
+        second["extensions"]["cost"]["remaining"].as_u64().unwrap(),
+        2_500 - 2 * requested
+    );
     let r = post(&read, app.url("/graphql"), &json!({ "query": report })).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
@@ -469,14 +684,21 @@ async fn the_audit_log_names_the_acting_key_and_pages_newest_first() {
     let app = spawn_app().await;
     app.create_key("one", "READ").await;
     app.create_key("two", "INGEST").await;
-    app.graphql_ok(r#"mutation { revokeApiKey(name: "one") }"#, json!({})).await;
+    app.graphql_ok(r#"mutation { revokeApiKey(name: "one") }"#, json!({}))
+        .await;
     let page = app
-        .graphql_ok("{ auditLog(first: 2) { entries { at actor action subject } endCursor hasNextPage } }", json!({}))
+        .graphql_ok(
+            "{ auditLog(first: 2) { entries { at actor action subject } endCursor hasNextPage } }",
+            json!({}),
+        )
         .await;
     let log = &page["auditLog"];
     assert_eq!(log["entries"][0]["action"], "key.revoke");
     assert_eq!(log["entries"][0]["subject"], "one");
-    assert_eq!(log["entries"][0]["actor"], "admin", "the bootstrap key's name");
+    assert_eq!(
+        log["entries"][0]["actor"], "admin",
+        "the bootstrap key's name"
+    );
     assert_eq!(log["entries"][1]["action"], "key.create");
     assert_eq!(log["hasNextPage"], true);
     let next = app
@@ -489,7 +711,31 @@ async fn the_audit_log_names_the_acting_key_and_pages_newest_first() {
     assert_eq!(rest[0]["subject"], "one (read)");
     assert_eq!(rest.last().unwrap()["actor"], "bootstrap");
     assert_eq!(next["auditLog"]["hasNextPage"], false);
-    assert!(!page.to_string().contains("ga_") && !next.to_string().contains("ga_"), "no secret is logged");
+    assert!(
+        !page.to_string().contains("ga_") && !next.to_string().contains("ga_"),
+        "no secret is logged"
+    );
+
+    app.graphql_ok(
+        r#"mutation { eraseUser(id: "user-to-forget") { events } }"#,
+        json!({}),
+    )
+    .await;
+    let log = app
+        .graphql_ok(
+            "{ auditLog(first: 1) { entries { actor action subject } } }",
+            json!({}),
+        )
+        .await;
+    let entry = &log["auditLog"]["entries"][0];
+    assert_eq!(entry["action"], "user.erase");
+    assert_eq!(entry["actor"], "admin");
+    let subject = entry["subject"].as_str().unwrap();
+    assert!(subject.starts_with("user sha256:"), "{subject}");
+    assert!(
+        !subject.contains("user-to-forget"),
+        "the erased id is not kept: {subject}"
+    );
 }
 
 #[tokio::test]
@@ -517,14 +763,29 @@ async fn pageview_urls_keep_only_campaign_parameters_when_asked() {
     let mut pv = pageview(1);
     pv["url"] = json!("https://www.blinkist.com/en/?utm_source=newsletter&email=jane%40example.com&gclid=abc&token=s3cret#access_token=x");
     pv["referrer_url"] = json!("https://mail.example.com/read?msg=42&utm_medium=email");
-    assert_eq!(app.post_json("/webhooks/pageviews", &pv).await.status(), 200);
+    assert_eq!(
+        app.post_json("/webhooks/pageviews", &pv).await.status(),
+        200
+    );
     let data = app
-        .graphql_ok("{ pageviews { nodes { url referrerUrl source clickId } } }", json!({}))
+        .graphql_ok(
+            "{ pageviews { nodes { url referrerUrl source clickId } } }",
+            json!({}),
+        )
         .await;
     let node = &data["pageviews"]["nodes"][0];
-    assert_eq!(node["url"], "https://www.blinkist.com/en/?utm_source=newsletter&gclid=abc");
-    assert_eq!(node["referrerUrl"], "https://mail.example.com/read?utm_medium=email");
-    assert_eq!(node["clickId"], "gclid", "classification still sees the click id");
+    assert_eq!(
+        node["url"],
+        "https://www.blinkist.com/en/?utm_source=newsletter&gclid=abc"
+    );
+    assert_eq!(
+        node["referrerUrl"],
+        "https://mail.example.com/read?utm_medium=email"
+    );
+    assert_eq!(
+        node["clickId"], "gclid",
+        "classification still sees the click id"
+    );
 }
 
 /// The README's first command, as a newcomer runs it: the printed link
@@ -576,7 +837,10 @@ async fn the_first_start_prints_an_admin_key_that_works_and_a_restart_prints_non
         .await
         .unwrap();
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["data"]["apiKeys"], json!([{ "name": "admin", "scopes": ["ADMIN"] }]));
+    assert_eq!(
+        body["data"]["apiKeys"],
+        json!([{ "name": "admin", "scopes": ["ADMIN"] }])
+    );
     drop(child);
 
     let (_child, banner) = read_banner(start()).await;
@@ -594,29 +858,68 @@ async fn the_keys_command_creates_lists_and_revokes_without_showing_secrets_twic
             .env("RUST_LOG", "warn")
             .output()
             .expect("the binary runs");
-        assert!(output.status.success(), "keys {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "keys {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap()
     };
-    let out = run(&["create", "--name", "cli-sender", "--scope", "ingest", "--signing-secret"]);
+    let out = run(&[
+        "create",
+        "--name",
+        "cli-sender",
+        "--scope",
+        "ingest",
+        "--signing-secret",
+    ]);
     let mut lines = out.lines();
     let key = lines.next().unwrap().to_owned();
     let secret = lines.next().unwrap().to_owned();
-    assert!(key.starts_with("ga_") && secret.starts_with("whsec_"), "{out}");
-    let r = post(&client_with_key(&key), app.url("/webhooks/pageviews"), &pageview(1)).await;
+    assert!(
+        key.starts_with("ga_") && secret.starts_with("whsec_"),
+        "{out}"
+    );
+    let r = post(
+        &client_with_key(&key),
+        app.url("/webhooks/pageviews"),
+        &pageview(1),
+    )
+    .await;
     assert_eq!(r.status(), 401, "the key needs signed requests");
     let now = chrono::Utc::now().timestamp();
-    let r = send_signed(&app, &client_with_key(&key), "/webhooks/pageviews", &pageview(1), &secret, "c1", now).await;
+    let r = send_signed(
+        &app,
+        &client_with_key(&key),
+        "/webhooks/pageviews",
+        &pageview(1),
+        &secret,
+        "c1",
+        now,
+    )
+    .await;
     assert_eq!(r.status(), 200);
 
     let listed = run(&["list"]);
-    assert!(listed.contains("cli-sender") && listed.contains("ingest"), "{listed}");
+    assert!(
+        listed.contains("cli-sender") && listed.contains("ingest"),
+        "{listed}"
+    );
     assert!(!listed.contains(&key) && !listed.contains(&secret));
 
     run(&["revoke", "cli-sender"]);
-    let r = post(&client_with_key(&key), app.url("/webhooks/pageviews"), &pageview(2)).await;
+    let r = post(
+        &client_with_key(&key),
+        app.url("/webhooks/pageviews"),
+        &pageview(2),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     let log = app
-        .graphql_ok("{ auditLog { entries { actor action subject } } }", json!({}))
+        .graphql_ok(
+            "{ auditLog { entries { actor action subject } } }",
+            json!({}),
+        )
         .await;
     let actors: Vec<&str> = log["auditLog"]["entries"]
         .as_array()

@@ -33,7 +33,9 @@ pub fn client_with_key(key: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
-        format!("Bearer {key}").parse().expect("a key is a header value"),
+        format!("Bearer {key}")
+            .parse()
+            .expect("a key is a header value"),
     );
     Client::builder()
         .default_headers(headers)

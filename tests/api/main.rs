@@ -8,6 +8,7 @@ mod browser;
 mod concurrency;
 mod connections;
 mod demo;
+mod erase;
 mod faults;
 mod graphql;
 mod graphql_http;

@@ -69,7 +69,11 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
         let url = format!("{base}/webhooks/pageviews");
         let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
-            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY).post(url).json(&batch).send().await;
+            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY)
+                .post(url)
+                .json(&batch)
+                .send()
+                .await;
             let _ = answered.send(()).await;
             (response, Instant::now())
         }));
@@ -166,7 +170,11 @@ async fn kill_9_mid_load_loses_nothing_acknowledged_and_leaves_no_batch_half_sto
         let url = format!("{base}/webhooks/pageviews");
         let answered = answered_tx.clone();
         requests.push(tokio::spawn(async move {
-            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY).post(url).json(&batch).send().await;
+            let response = crate::helpers::client_with_key(crate::helpers::TEST_ADMIN_KEY)
+                .post(url)
+                .json(&batch)
+                .send()
+                .await;
             let acknowledged = matches!(response, Ok(r) if r.status().is_success());
             let _ = answered.send(()).await;
             acknowledged

@@ -4,6 +4,7 @@ mod attribution;
 mod channel;
 mod classification;
 mod conversion;
+mod erasure;
 mod event;
 mod inputs;
 mod pageview;
@@ -15,6 +16,7 @@ pub use attribution::AttributionModelGql;
 pub use channel::ChannelGql;
 pub use classification::Classification;
 pub use conversion::{ConversionConnection, ConversionNode, Total};
+pub use erasure::ErasureSummary;
 pub use event::{Event, EventConnection};
 pub use inputs::{
     resolve_range, DateRange, EventFilterInput, EventInput, PageviewFilterInput, PageviewInput,
