@@ -41,16 +41,24 @@ impl Application {
         check_auth_config(&config)?;
         let store = Store::connect(&config.database_with_replica()).await?;
         let chosen = config.auth.bootstrap_admin_key.clone();
+        let gate = Arc::new(crate::auth::Gate::new(&config.auth));
         let bootstrap = match store.migrate().await {
-            Ok(()) if config.auth.auth_disabled => None,
-            Ok(()) => Some(crate::auth::service::bootstrap(&store, chosen.as_deref()).await?),
+            Ok(()) if config.auth.auth_disabled => {
+                gate.set_ready();
+                None
+            }
+            Ok(()) => {
+                let done = crate::auth::service::bootstrap(&store, chosen.as_deref()).await?;
+                gate.set_ready();
+                Some(done)
+            }
             Err(e) => {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "database not ready at start-up; serving 503 and retrying the migrations in the background"
                 );
                 let first_key = (!config.auth.auth_disabled).then_some(chosen);
-                tokio::spawn(migrate_until_done(store.clone(), first_key));
+                tokio::spawn(migrate_until_done(store.clone(), first_key, gate.clone()));
                 None
             }
         };
@@ -83,7 +91,7 @@ impl Application {
             materializer,
             config: config.clone(),
             schema,
-            gate: Arc::new(crate::auth::Gate::new(&config.auth)),
+            gate,
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -92,7 +100,11 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?;
         Ok(Self {
-            router: crate::http::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+            router: crate::http::router(
+                state.clone(),
+                graphql::router().merge(crate::graphiql::router()),
+            )
+            .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 require_schema,
             )),
@@ -200,7 +212,8 @@ pub async fn require_schema(
     request: Request,
     next: Next,
 ) -> Response {
-    if state.store.is_migrated() || ALWAYS_SERVED.contains(&request.uri().path()) {
+    let ready = state.store.is_migrated() && state.gate.is_ready();
+    if ready || ALWAYS_SERVED.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     (
@@ -218,7 +231,11 @@ pub async fn require_schema(
 /// to five: an instance recovers within seconds of its database coming back.
 /// Then creates the first admin key if there is none (`first_key`: `None`
 /// with auth off, else the chosen key if any).
-async fn migrate_until_done(store: Store, first_key: Option<Option<String>>) {
+async fn migrate_until_done(
+    store: Store,
+    first_key: Option<Option<String>>,
+    gate: Arc<crate::auth::Gate>,
+) {
     let mut wait = Duration::from_millis(500);
     loop {
         tokio::time::sleep(wait).await;
@@ -238,6 +255,7 @@ async fn migrate_until_done(store: Store, first_key: Option<Option<String>>) {
                         ),
                     }
                 }
+                gate.set_ready();
                 return;
             }
             Err(e) => {

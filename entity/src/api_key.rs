@@ -18,6 +18,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::signing_secret::Entity")]
+    SigningSecret,
+}
+
+impl Related<super::signing_secret::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::SigningSecret.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

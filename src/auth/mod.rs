@@ -51,6 +51,10 @@ impl Principal {
 pub struct Gate {
     pub limiters: limiter::Limiters,
     last_touched: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
+    /// Set once the first admin key exists (or auth is off): until then,
+    /// when the database was down at start, requests get 503 rather than a
+    /// 401 that no key could have avoided.
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// How often a key's `last_used_at` is written at most, per process.
@@ -61,7 +65,16 @@ impl Gate {
         Gate {
             limiters: limiter::Limiters::new(config),
             last_touched: Default::default(),
+            ready: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether key `id`'s use should be written down now (at most once per

@@ -170,18 +170,30 @@ pub async fn remove_secret(
     }
 }
 
-/// The principal of a presented key, if it is an active one.
-pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Principal>, DbErr> {
-    let Some(key) = store.key_by_hash(&hash_key(presented)).await? else {
+/// The webhook signing secrets of the request's key (empty: unsigned
+/// requests are fine), found with the key itself.
+#[derive(Debug, Clone, Default)]
+pub struct SigningSecrets(pub Vec<String>);
+
+/// The principal of a presented key, if it is an active one, and its
+/// signing secrets.
+pub async fn authenticate(
+    store: &Store,
+    presented: &str,
+) -> Result<Option<(Principal, SigningSecrets)>, DbErr> {
+    let Some((key, secrets)) = store.key_by_hash(&hash_key(presented)).await? else {
         return Ok(None);
     };
     // A stored scope list is ours; an unreadable one grants nothing.
     let scopes = key.scopes.parse::<Scopes>().unwrap_or_default();
-    Ok(Some(Principal {
-        key_id: Some(key.id),
-        name: key.name,
-        scopes,
-    }))
+    Ok(Some((
+        Principal {
+            key_id: Some(key.id),
+            name: key.name,
+            scopes,
+        },
+        SigningSecrets(secrets),
+    )))
 }
 
 /// What [`bootstrap`] did.

@@ -208,8 +208,7 @@ impl Refusal {
 
 fn refuse(path: &str, accept: Option<&str>, refusal: Refusal) -> Response {
     if path == "/graphql" {
-        let media = crate::graphql::http::negotiate(accept)
-            .unwrap_or(crate::graphql::http::MediaType::Json);
+        let media = super::media::negotiate(accept).unwrap_or(super::media::MediaType::Json);
         refusal.graphql(media.as_str())
     } else {
         refusal.rest()
@@ -277,8 +276,8 @@ pub async fn authenticate(
             ),
         );
     }
-    let principal = match service::authenticate(&state.store, &presented).await {
-        Ok(Some(p)) => p,
+    let (principal, secrets) = match service::authenticate(&state.store, &presented).await {
+        Ok(Some(found)) => found,
         Ok(None) => return failed("the API key is unknown or revoked"),
         Err(e) => {
             return match crate::store::fault(&e) {
@@ -323,6 +322,7 @@ pub async fn authenticate(
         }
     }
     request.extensions_mut().insert(principal);
+    request.extensions_mut().insert(secrets);
     next.run(request).await
 }
 

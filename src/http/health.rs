@@ -20,15 +20,18 @@ pub async fn healthz() -> Json<Value> {
 /// a balancer routes around an instance that would fail every request.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let readiness = state.store.readiness().await;
-    if readiness.is_ready() {
+    let keys_ready = state.gate.is_ready();
+    if readiness.is_ready() && keys_ready {
         return (StatusCode::OK, Json(json!({ "status": "ready" })));
     }
     let message = if !readiness.primary {
         "the database does not answer"
     } else if readiness.replica == Some(false) {
         "the read replica (DATABASE_READ_URL) does not answer"
-    } else {
+    } else if !readiness.migrated {
         "the database migrations have not been applied yet"
+    } else {
+        "the first admin key is being created"
     };
     (
         StatusCode::SERVICE_UNAVAILABLE,

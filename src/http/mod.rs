@@ -2,11 +2,14 @@
 //!
 //! Layer order matters and reads bottom-up in `router()`: the body limit sits
 //! closest to the handlers so that a too-large body is refused before it is
-//! buffered, and tracing wraps everything so refusals are logged too.
+//! buffered; authentication (`auth`) runs before any handler, inside CORS
+//! so that preflights are answered without a key; tracing wraps everything
+//! so refusals are logged too.
 
 pub mod auth;
 pub mod error;
 mod health;
+pub mod media;
 pub mod server;
 mod webhooks;
 
@@ -50,16 +53,17 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// The whole service as an axum router (tests can drive it without a socket).
-pub fn router(state: AppState) -> Router {
+/// The whole service as an axum router: the probes and webhooks of this
+/// module plus `surfaces` (GraphQL and GraphiQL, which `startup` passes in,
+/// so that `http` never imports them), under one set of layers.
+pub fn router(state: AppState, surfaces: Router<AppState>) -> Router {
     let max_body = state.config.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(webhooks::router())
-        .merge(crate::graphql::router())
-        .merge(crate::graphiql::router())
+        .merge(surfaces)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

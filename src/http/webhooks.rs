@@ -26,6 +26,7 @@ use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use super::ApiError;
+use crate::auth::service::SigningSecrets;
 use crate::auth::signature::{self, SignedHeaders};
 use crate::auth::Principal;
 use crate::ingest::{events_from_json, pageviews_from_json, spend_from_json};
@@ -154,20 +155,17 @@ enum Admission {
 async fn admit(
     state: &AppState,
     principal: Option<&Principal>,
+    secrets: Option<&SigningSecrets>,
     headers: &HeaderMap,
     bytes: &[u8],
 ) -> Result<Admission, ApiError> {
     let Some(key_id) = principal.and_then(|p| p.key_id) else {
         return Ok(Admission::Store(None));
     };
-    let secrets = state
-        .store
-        .signing_secrets(key_id)
-        .await
-        .map_err(ApiError::from_db)?;
-    if secrets.is_empty() {
-        return Ok(Admission::Store(None));
-    }
+    let secrets = match secrets {
+        Some(SigningSecrets(s)) if !s.is_empty() => s,
+        _ => return Ok(Admission::Store(None)),
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now();
     let verified = signature::verify(
@@ -177,7 +175,7 @@ async fn admit(
             signature: header("webhook-signature"),
         },
         bytes,
-        &secrets,
+        secrets,
         now.timestamp(),
     )
     .map_err(ApiError::BadSignature)?;
@@ -215,11 +213,19 @@ async fn remember(state: &AppState, delivery: Option<Delivery>) {
 async fn pageviews(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
-    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
+    let admission = admit(
+        &state,
+        principal.as_deref(),
+        secrets.as_deref(),
+        &headers,
+        &bytes,
+    )
+    .await?;
     let (items, batch) = pageviews_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
@@ -237,11 +243,19 @@ async fn pageviews(
 async fn events(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
-    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
+    let admission = admit(
+        &state,
+        principal.as_deref(),
+        secrets.as_deref(),
+        &headers,
+        &bytes,
+    )
+    .await?;
     let (items, batch) = events_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
@@ -259,11 +273,19 @@ async fn events(
 async fn spend(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SpendSummary>, ApiError> {
     let bytes = body(&state, &headers, raw)?;
-    let admission = admit(&state, principal.as_deref(), &headers, &bytes).await?;
+    let admission = admit(
+        &state,
+        principal.as_deref(),
+        secrets.as_deref(),
+        &headers,
+        &bytes,
+    )
+    .await?;
     let (items, batch) = spend_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => {

@@ -97,28 +97,24 @@ impl Store {
         super::Guarded::new(&self.db, &self.health)
     }
 
-    /// The active key whose secret hashes to `hash`.
-    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<api_key::Model>, DbErr> {
-        let key = api_key::Entity::find()
+    /// The active key whose secret hashes to `hash`, with its signing
+    /// secrets (oldest first), in one query: it runs on every request.
+    pub async fn key_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(api_key::Model, Vec<String>)>, DbErr> {
+        let found = api_key::Entity::find()
             .filter(api_key::Column::SecretHash.eq(hash))
-            .one(&self.auth_reads())
+            .find_with_related(signing_secret::Entity)
+            .order_by_asc(signing_secret::Column::Id)
+            .all(&self.auth_reads())
             .await?;
         // The index found it by hash; compare once more in constant time
         // so that nothing about the match depends on where it differs.
-        Ok(key
-            .filter(|k| k.revoked_at.is_none() && crate::auth::secret::same(&k.secret_hash, hash)))
-    }
-
-    /// The signing secrets of a key, oldest first.
-    pub async fn signing_secrets(&self, key_id: i64) -> Result<Vec<String>, DbErr> {
-        Ok(signing_secret::Entity::find()
-            .filter(signing_secret::Column::KeyId.eq(key_id))
-            .order_by_asc(signing_secret::Column::Id)
-            .all(&self.auth_reads())
-            .await?
-            .into_iter()
-            .map(|s| s.secret)
-            .collect())
+        Ok(found.into_iter().next().and_then(|(k, secrets)| {
+            (k.revoked_at.is_none() && crate::auth::secret::same(&k.secret_hash, hash))
+                .then(|| (k, secrets.into_iter().map(|s| s.secret).collect()))
+        }))
     }
 
     /// How many keys are active (not revoked).
