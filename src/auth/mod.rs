@@ -55,7 +55,15 @@ pub struct Gate {
     /// when the database was down at start, requests get 503 rather than a
     /// 401 that no key could have avoided.
     ready: std::sync::atomic::AtomicBool,
+    /// Admin keys (by hash) this process verified for `/metrics`, and when:
+    /// while the database is down, a scrape with one of them is still
+    /// answered (see [`ADMIN_MEMORY`]).
+    admins: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How long a verified admin key may read `/metrics` while the database
+/// cannot confirm it. Nothing else is served on that memory.
+pub const ADMIN_MEMORY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How often a key's `last_used_at` is written at most, per process.
 pub const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -66,7 +74,25 @@ impl Gate {
             limiters: limiter::Limiters::new(config),
             last_touched: Default::default(),
             ready: std::sync::atomic::AtomicBool::new(false),
+            admins: Default::default(),
         }
+    }
+
+    /// Notes that the key hashing to `hash` was just verified (`/metrics`).
+    pub fn remember_admin(&self, hash: &str, principal: &Principal) {
+        if principal.allows(Scope::Admin) {
+            let mut admins = self.admins.lock().unwrap_or_else(|e| e.into_inner());
+            admins.retain(|_, at| at.elapsed() < ADMIN_MEMORY);
+            admins.insert(hash.to_owned(), std::time::Instant::now());
+        }
+    }
+
+    /// Whether the key hashing to `hash` was verified as admin recently.
+    pub fn recently_admin(&self, hash: &str) -> bool {
+        let admins = self.admins.lock().unwrap_or_else(|e| e.into_inner());
+        admins
+            .get(hash)
+            .is_some_and(|at| at.elapsed() < ADMIN_MEMORY)
     }
 
     pub fn is_ready(&self) -> bool {

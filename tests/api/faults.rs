@@ -531,6 +531,9 @@ async fn postgresql_cut_off_gets_fast_503s_with_retry_after_and_recovers_within_
         assert_eq!(answer.status, 200, "{answer:?}");
         acknowledged.push(id);
     }
+    // A scraper has scraped before the outage: its admin key, verified
+    // then, keeps reading /metrics while the database cannot confirm it.
+    assert_eq!(app.get("/metrics").await.status().as_u16(), 200);
 
     proxy.cut();
     let cut = Instant::now();
