@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 
 use super::cost::CostMeter;
 use super::limits::{Executed, VALIDATION_FAILED};
+use crate::auth::service::SigningSecrets;
 use crate::auth::Principal;
 use crate::http::auth::Refusal;
 use crate::http::media::{negotiate, MediaType, GRAPHQL_RESPONSE_JSON, JSON};
@@ -95,6 +96,7 @@ fn is_json_body(headers: &HeaderMap) -> Result<(), &'static str> {
 pub async fn post_graphql(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -124,6 +126,17 @@ pub async fn post_graphql(
             return request_error(status, media, "BAD_REQUEST", &message);
         }
     };
+    // A key with signing secrets is refused unsigned on every surface:
+    // its GraphQL POSTs are signed as its webhooks are (on the raw body).
+    // Replays are left to the natural keys here; the REST routes also
+    // answer a replayed `webhook-id` as a duplicate.
+    if let Some(Extension(SigningSecrets(secrets))) = &secrets {
+        if !secrets.is_empty() {
+            if let Err(e) = verify_signature(&headers, &body, secrets) {
+                return Refusal::Unauthenticated(e).graphql(media.as_str());
+            }
+        }
+    }
     let request = match parse_body(&body) {
         Ok(r) => r,
         Err(message) => {
@@ -131,6 +144,34 @@ pub async fn post_graphql(
         }
     };
     execute(&state, principal.as_deref(), request, media).await
+}
+
+/// Checks a signed key's request (see `auth::signature`); the error is the
+/// refusal's message.
+fn verify_signature(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[String],
+) -> Result<(), &'static str> {
+    use crate::auth::signature::{verify, SignatureError, SignedHeaders};
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    verify(
+        SignedHeaders {
+            id: header("webhook-id"),
+            timestamp: header("webhook-timestamp"),
+            signature: header("webhook-signature"),
+        },
+        body,
+        secrets,
+        chrono::Utc::now().timestamp(),
+    )
+    .map(|_| ())
+    .map_err(|e| match e {
+        SignatureError::Missing(_) => "this key requires signed requests: the webhook-id, webhook-timestamp and webhook-signature headers are missing",
+        SignatureError::BadTimestamp => "`webhook-timestamp` must be Unix seconds",
+        SignatureError::Stale(_) => "`webhook-timestamp` is more than 300 s from now",
+        SignatureError::NoMatch => "`webhook-signature` matches none of this key's signing secrets",
+    })
 }
 
 /// A POST body as a GraphQL request: a JSON object with a string `query`,
@@ -197,6 +238,7 @@ fn request_from_parts(
 pub async fn get_graphql(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -233,6 +275,12 @@ pub async fn get_graphql(
     let Some(media) = accepted_type(&headers) else {
         return not_acceptable();
     };
+    if secrets.is_some_and(|Extension(SigningSecrets(s))| !s.is_empty()) {
+        return Refusal::Unauthenticated(
+            "this key requires signed requests, which a GET cannot be: send a signed POST",
+        )
+        .graphql(media.as_str());
+    }
     let json_param = |name: &str| -> Result<Option<Value>, String> {
         match param(name).filter(|v| !v.is_empty()) {
             None => Ok(None),

@@ -70,6 +70,12 @@ pub fn router(state: AppState, surfaces: Router<AppState>) -> Router {
             auth::authenticate,
         ))
         .layer(cors(&state.config.auth.cors_origins))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path, never the query string: `?key=` and
+        // GET queries must not reach the logs.
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+            },
+        ))
         .with_state(state)
 }

@@ -420,6 +420,17 @@ async fn a_key_with_a_signing_secret_takes_only_fresh_correctly_signed_requests_
         json!({ "stored": 0, "replaced": 0, "duplicates": 1 })
     );
     assert_eq!(app.counts().await, (2, 0));
+
+    // The key's GraphQL requests must be signed too.
+    let mutation = json!({ "query": r#"mutation { recordEvent(input: {fingerprint: "auth-test-1", name: "signup", createdAt: "2023-01-20T14:05:00Z"}) { id } }"# });
+    let (status, body) = gql(&client, &app, mutation["query"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+    let signed = send_signed(&app, &client, "/graphql", &mutation, &secret, "msg_3", now).await;
+    assert_eq!(signed.status(), 200);
+    let body: Value = signed.json().await.unwrap();
+    assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
+    assert_eq!(app.counts().await, (2, 1));
 }
 
 #[tokio::test]
