@@ -130,10 +130,36 @@ pub async fn post_graphql(
     // its GraphQL POSTs are signed as its webhooks are (on the raw body).
     // Replays are left to the natural keys here; the REST routes also
     // answer a replayed `webhook-id` as a duplicate.
+    let mut delivery = None;
     if let Some(Extension(SigningSecrets(secrets))) = &secrets {
         if !secrets.is_empty() {
-            if let Err(e) = verify_signature(&headers, &body, secrets) {
-                return Refusal::Unauthenticated(e).graphql(media.as_str());
+            let id = match verify_signature(&headers, &body, secrets) {
+                Ok(id) => id,
+                Err(e) => return Refusal::Unauthenticated(e).graphql(media.as_str()),
+            };
+            let key = principal.as_ref().and_then(|p| p.key_id);
+            if let Some(key) = key {
+                let since = chrono::Utc::now()
+                    - chrono::Duration::seconds(2 * crate::auth::signature::TOLERANCE_SECS);
+                match state.store.webhook_seen(key, &id, since).await {
+                    Ok(true) => {
+                        return request_error(
+                            StatusCode::CONFLICT,
+                            media,
+                            "DUPLICATE_DELIVERY",
+                            "this webhook-id was already accepted: nothing was run again",
+                        )
+                    }
+                    Ok(false) => delivery = Some((key, id)),
+                    Err(e) => {
+                        return request_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            media,
+                            "DATABASE_UNAVAILABLE",
+                            &format!("the delivery could not be checked for a replay: {e}"),
+                        )
+                    }
+                }
             }
         }
     }
@@ -143,16 +169,28 @@ pub async fn post_graphql(
             return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message)
         }
     };
-    execute(&state, principal.as_deref(), request, media).await
+    let response = execute(&state, principal.as_deref(), request, media).await;
+    // Remembered once it ran: a delivery refused with 4xx/5xx may be retried
+    // under the same id, as Standard Webhooks senders do.
+    if let Some((key, id)) = delivery.filter(|_| response.status().is_success()) {
+        if let Err(e) = state
+            .store
+            .remember_webhook(key, &id, chrono::Utc::now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not remember a signed request's id");
+        }
+    }
+    response
 }
 
-/// Checks a signed key's request (see `auth::signature`); the error is the
-/// refusal's message.
+/// Checks a signed key's request (see `auth::signature`) and returns its
+/// `webhook-id`; the error is the refusal's message.
 fn verify_signature(
     headers: &HeaderMap,
     body: &[u8],
     secrets: &[String],
-) -> Result<(), &'static str> {
+) -> Result<String, &'static str> {
     use crate::auth::signature::{verify, SignatureError, SignedHeaders};
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify(
@@ -165,7 +203,7 @@ fn verify_signature(
         secrets,
         chrono::Utc::now().timestamp(),
     )
-    .map(|_| ())
+    .map(|verified| verified.id)
     .map_err(|e| match e {
         SignatureError::Missing(_) => "this key requires signed requests: the webhook-id, webhook-timestamp and webhook-signature headers are missing",
         SignatureError::BadTimestamp => "`webhook-timestamp` must be Unix seconds",

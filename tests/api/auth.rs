@@ -431,6 +431,14 @@ async fn a_key_with_a_signing_secret_takes_only_fresh_correctly_signed_requests_
     let body: Value = signed.json().await.unwrap();
     assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
     assert_eq!(app.counts().await, (2, 1));
+    let replay = send_signed(&app, &client, "/graphql", &mutation, &secret, "msg_3", now).await;
+    assert_eq!(
+        replay.status(),
+        409,
+        "a replayed signed GraphQL request runs nothing"
+    );
+    let body: Value = replay.json().await.unwrap();
+    assert_eq!(code(&body), "DUPLICATE_DELIVERY");
 }
 
 #[tokio::test]
