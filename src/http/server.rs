@@ -104,7 +104,8 @@ impl ServerSettings {
     pub fn from_config(config: &ServeConfig) -> Self {
         let http = &config.http;
         let pools = 1 + usize::from(config.database.database_read_url.is_some());
-        let pooled = pools * config.database.max_connections as usize;
+        let pooled =
+            pools * config.database.max_connections as usize + crate::store::AUTH_POOL as usize;
         Self {
             header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(http.keep_alive_idle_timeout_secs),

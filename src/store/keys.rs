@@ -1,9 +1,9 @@
 //! API keys, signing secrets, the audit log and recent webhook ids.
 //!
 //! Key lookups read the primary, never a replica: a key revoked a moment
-//! ago must fail on every process from the next request. They run on the
-//! write pool, which reports never take, so however heavy the reads, a
-//! webhook's key is looked up at once.
+//! ago must fail on every process from the next request. They run on a
+//! small pool of their own, which reports never take, so however heavy the
+//! reads, a webhook's key is looked up at once.
 //!
 //! Every change transaction starts with a write, so that on SQLite it takes
 //! the write lock first (waiting for it) instead of upgrading a read lock
@@ -94,7 +94,7 @@ impl Store {
     /// The write pool for the small reads of authentication (see the
     /// module doc).
     fn auth_reads(&self) -> super::Guarded<'_> {
-        super::Guarded::new(&self.db, &self.health)
+        super::Guarded::new(&self.auth, &self.health)
     }
 
     /// The active key whose secret hashes to `hash`, with its signing

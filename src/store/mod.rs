@@ -61,6 +61,11 @@ pub struct Store {
     db: DatabaseConnection,
     /// The primary's read pool: reports, lists, the materialiser's reads.
     primary_reads: DatabaseConnection,
+    /// A pool of its own for the key lookup every request makes (see
+    /// `keys`): reports cannot take its connections, and it does not spread
+    /// the group-commit writer's work (and SQLite's per-connection caches)
+    /// over every write connection.
+    auth: DatabaseConnection,
     /// Where read-only queries go: the replica's pool, or `primary_reads`.
     reader: DatabaseConnection,
     database_url: Arc<str>,
@@ -111,6 +116,13 @@ impl Store {
             std::slice::from_ref(&statements),
         )
         .await?;
+        let auth = open_pool(
+            config,
+            &config.database_url,
+            AUTH_POOL,
+            std::slice::from_ref(&statements),
+        )
+        .await?;
         let health = health_of(&db, &config.database_url);
         let (reader, reader_health, has_replica) = match &config.database_read_url {
             Some(url) if !url.trim().is_empty() => {
@@ -130,6 +142,7 @@ impl Store {
         Ok(Self {
             db,
             primary_reads,
+            auth,
             reader,
             database_url: config.database_url.as_str().into(),
             statements,
@@ -334,6 +347,11 @@ impl Readiness {
         self.migrated && self.primary && self.replica != Some(false)
     }
 }
+
+/// Connections for key lookups, beside `DATABASE_MAX_CONNECTIONS`: one
+/// indexed statement each, so two keep up with any request rate the other
+/// pools can serve.
+pub const AUTH_POOL: u32 = 2;
 
 /// A lazily connecting pool on `url`, counting its statements in `counters`.
 /// How `DATABASE_MAX_CONNECTIONS` splits on the primary: (writes, reads).
