@@ -191,14 +191,9 @@ fn verify_signature(
     body: &[u8],
     secrets: &[String],
 ) -> Result<String, &'static str> {
-    use crate::auth::signature::{verify, SignatureError, SignedHeaders};
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    use crate::auth::signature::{verify, SignatureError};
     verify(
-        SignedHeaders {
-            id: header("webhook-id"),
-            timestamp: header("webhook-timestamp"),
-            signature: header("webhook-signature"),
-        },
+        crate::http::auth::signed_headers(headers),
         body,
         secrets,
         chrono::Utc::now().timestamp(),

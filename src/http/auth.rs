@@ -89,6 +89,16 @@ fn presented_key(headers: &HeaderMap, query: Option<&str>, allow_query: bool) ->
     })
 }
 
+/// The Standard Webhooks headers of a request, as sent.
+pub fn signed_headers(headers: &HeaderMap) -> crate::auth::signature::SignedHeaders<'_> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    crate::auth::signature::SignedHeaders {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+    }
+}
+
 /// The client's address: the peer, or behind a trusted proxy the right-most
 /// `X-Forwarded-For` entry that is not a trusted proxy.
 fn client_address(request: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {

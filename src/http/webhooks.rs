@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use super::ApiError;
 use crate::auth::service::SigningSecrets;
-use crate::auth::signature::{self, SignedHeaders};
+use crate::auth::signature;
 use crate::auth::Principal;
 use crate::ingest::{events_from_json, pageviews_from_json, spend_from_json};
 use crate::state::AppState;
@@ -166,14 +166,9 @@ async fn admit(
         Some(SigningSecrets(s)) if !s.is_empty() => s,
         _ => return Ok(Admission::Store(None)),
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now();
     let verified = signature::verify(
-        SignedHeaders {
-            id: header("webhook-id"),
-            timestamp: header("webhook-timestamp"),
-            signature: header("webhook-signature"),
-        },
+        super::auth::signed_headers(headers),
         bytes,
         secrets,
         now.timestamp(),
@@ -192,6 +187,27 @@ async fn admit(
         key_id,
         id: verified.id,
     })))
+}
+
+/// The body of a webhook request, decoded, and what its signature (if its
+/// key needs one) decided.
+async fn received(
+    state: &AppState,
+    principal: Option<Extension<Principal>>,
+    secrets: Option<Extension<SigningSecrets>>,
+    headers: &HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<(Bytes, Admission), ApiError> {
+    let bytes = body(state, headers, raw)?;
+    let admission = admit(
+        state,
+        principal.as_deref(),
+        secrets.as_deref(),
+        headers,
+        &bytes,
+    )
+    .await?;
+    Ok((bytes, admission))
 }
 
 /// Remembers a stored signed delivery. Its rows are committed already, so
@@ -217,15 +233,7 @@ async fn pageviews(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
-    let bytes = body(&state, &headers, raw)?;
-    let admission = admit(
-        &state,
-        principal.as_deref(),
-        secrets.as_deref(),
-        &headers,
-        &bytes,
-    )
-    .await?;
+    let (bytes, admission) = received(&state, principal, secrets, &headers, raw).await?;
     let (items, batch) = pageviews_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
@@ -247,15 +255,7 @@ async fn events(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Summary>, ApiError> {
-    let bytes = body(&state, &headers, raw)?;
-    let admission = admit(
-        &state,
-        principal.as_deref(),
-        secrets.as_deref(),
-        &headers,
-        &bytes,
-    )
-    .await?;
+    let (bytes, admission) = received(&state, principal, secrets, &headers, raw).await?;
     let (items, batch) = events_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => return Ok(Json(Summary::replay(items.len()))),
@@ -277,15 +277,7 @@ async fn spend(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SpendSummary>, ApiError> {
-    let bytes = body(&state, &headers, raw)?;
-    let admission = admit(
-        &state,
-        principal.as_deref(),
-        secrets.as_deref(),
-        &headers,
-        &bytes,
-    )
-    .await?;
+    let (bytes, admission) = received(&state, principal, secrets, &headers, raw).await?;
     let (items, batch) = spend_from_json(&bytes)?.map_err(ApiError::Invalid)?;
     let delivery = match admission {
         Admission::Replay => {
