@@ -369,6 +369,17 @@ pub struct AttributionConfig {
     /// Days before a conversion whose touchpoints get credit.
     #[arg(long, env = "LOOKBACK_DAYS", default_value_t = 30)]
     pub lookback_days: u32,
+    /// Further lookbacks (days, comma-separated) whose credits are
+    /// materialised and rolled up beside `LOOKBACK_DAYS`, so reports with
+    /// `lookbackDays` set to one of them read rollups too; any other
+    /// `lookbackDays` is computed from the raw facts on the spot.
+    #[arg(long, env = "LOOKBACK_WINDOWS", value_delimiter = ',', default_value = "7,30,90", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub lookback_windows: Vec<u32>,
+    /// Answer reports from the per-day and per-hour rollups (the default).
+    /// `false` folds the derived rows of the whole range instead, as before
+    /// the rollups existed: slower, same answers; kept to compare the two.
+    #[arg(long, env = "ROLLUPS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rollups: bool,
     /// Event names (comma-separated) that count as conversions.
     #[arg(
         long,
@@ -398,6 +409,8 @@ impl Default for AttributionConfig {
             site_hosts: Vec::new(),
             session_timeout_minutes: 30,
             lookback_days: 30,
+            lookback_windows: vec![7, 30, 90],
+            rollups: true,
             conversion_events: vec!["signup".into(), "trial".into()],
             currency: crate::domain::DEFAULT_CURRENCY.into(),
             strip_query_params: false,
