@@ -15,23 +15,83 @@
 //! Reports call [`Materializer::flush`] before reading, so what they read is
 //! never behind what was acknowledged. A background task keeps the queue
 //! short so that flush has little to do.
+//!
+//! Rollups are the second stage. A step queues, in its own transaction,
+//! every hour whose touchpoints or credits it changed (old rows against new
+//! ones); a stored pageview queues its hour in the write's transaction. A
+//! rebuild then recomputes each queued hour's cells from the derived rows of
+//! that hour, and each of their days from its 24 hourly cells, and removes
+//! the marks whose version is unchanged — the same optimistic scheme as the
+//! fingerprints. Rebuilding a whole hour from its rows, rather than patching
+//! cells row by row, is what keeps them exact (bitmaps, medians, float sums
+//! in a fixed order) and cheap under a bulk load: every step of an import
+//! touches the same hours, which are rebuilt once when the queue drains.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use entity::{credit, touchpoint};
-use sea_orm::{DbErr, Set};
+use sea_orm::DbErr;
 use tokio::sync::Mutex;
 
 use crate::attribution::{self, Model, PageviewFact, Settings, SIGNUP, TRIAL};
+use crate::config::AttributionConfig;
 use crate::journeys::{self, JourneyKey, UserJourney};
-use crate::reports;
-use crate::store::Store;
+use crate::reports::cache::ReportCache;
+use crate::reports::cells::{self, CellDim, Grain};
+use crate::reports::{self, source, Credited, TouchKey};
+use crate::store::{HourCells, Store, VisitorTouch};
 
 /// Fingerprints recomputed per step: big enough to amortise the queries,
 /// small enough to keep the write lock short.
 const STEP: u64 = 300;
+
+/// Hours rebuilt per rollup step: two days of a bulk load at once.
+const HOUR_STEP: u64 = 48;
+
+/// How long the background task lets steady ingest postpone a rollup
+/// rebuild (reports rebuild what is queued anyway, before they read).
+const REBUILD_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+
+/// What is materialised beyond the default: the lookbacks whose credits are
+/// kept, and whether reports read rollups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Days, sorted, the default (`LOOKBACK_DAYS`) among them.
+    pub lookbacks: Vec<i32>,
+    /// `ROLLUPS`: reports read rollups (else they fold the derived rows).
+    pub rollups: bool,
+}
+
+impl Plan {
+    pub fn from_config(config: &AttributionConfig) -> Self {
+        let mut lookbacks: Vec<i32> = std::iter::once(config.lookback_days)
+            .chain(config.lookback_windows.iter().copied())
+            .map(|d| i32::try_from(d).unwrap_or(i32::MAX))
+            .collect();
+        lookbacks.sort_unstable();
+        lookbacks.dedup();
+        Self {
+            lookbacks,
+            rollups: config.rollups,
+        }
+    }
+
+    /// Whether credits at `days` are materialised.
+    pub fn has_lookback(&self, days: i64) -> bool {
+        self.lookbacks.iter().any(|d| i64::from(*d) == days)
+    }
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self::from_config(&AttributionConfig::default())
+    }
+}
 
 /// A journey key as stored in `credits.journey_key`.
 pub fn key_text(key: &JourneyKey) -> String {
@@ -50,29 +110,26 @@ pub fn materialised_names(settings: &Settings) -> BTreeSet<String> {
     names
 }
 
-/// The touchpoint rows of some fingerprints' pageviews.
-pub fn touchpoint_rows(
-    pageviews: &[PageviewFact],
-    settings: &Settings,
-) -> Vec<touchpoint::ActiveModel> {
+/// The touchpoint rows of some fingerprints' pageviews (ids unset: 0).
+pub fn touchpoint_rows(pageviews: &[PageviewFact], settings: &Settings) -> Vec<touchpoint::Model> {
     attribution::touchpoints(pageviews, settings.session_timeout)
         .into_iter()
-        .map(|t| touchpoint::ActiveModel {
-            id: Default::default(),
-            fingerprint: Set(t.fingerprint),
-            at: Set(t.at),
-            source: Set(t.source),
-            medium: Set(t.medium),
-            campaign: Set(t.campaign),
-            channel: Set(t.channel.as_str().to_owned()),
-            landing_page: Set(t.landing_page),
+        .map(|t| touchpoint::Model {
+            id: 0,
+            fingerprint: t.fingerprint,
+            at: t.at,
+            source: t.source,
+            medium: t.medium,
+            campaign: t.campaign,
+            channel: t.channel.as_str().to_owned(),
+            landing_page: t.landing_page,
         })
         .collect()
 }
 
-/// The credit rows of one journey: every materialised conversion under every
-/// model at the default lookback.
-pub fn credit_rows(journey: &UserJourney, settings: &Settings) -> Vec<credit::ActiveModel> {
+/// The credit rows of one journey (ids unset: 0): every materialised
+/// conversion under every model at every lookback of `plan`.
+pub fn credit_rows(journey: &UserJourney, settings: &Settings, plan: &Plan) -> Vec<credit::Model> {
     let names = materialised_names(settings);
     let key = key_text(&journey.key);
     let user = match &journey.key {
@@ -85,32 +142,109 @@ pub fn credit_rows(journey: &UserJourney, settings: &Settings) -> Vec<credit::Ac
         .iter()
         .filter(|e| names.contains(&e.fact.name))
     {
-        let conversion = journey.journey.evaluate(&event.fact, settings.lookback);
-        for model in Model::ALL {
-            for c in reports::credited(&conversion, &event.id, user, model) {
-                rows.push(credit::ActiveModel {
-                    id: Default::default(),
-                    journey_key: Set(key.clone()),
-                    conversion_id: Set(c.conversion_id),
-                    name: Set(c.name),
-                    conversion_at: Set(c.at),
-                    user_id: Set(c.user_id),
-                    from_trial: Set(c.from_trial),
-                    time_to_convert_seconds: Set(c.time_to_convert_seconds),
-                    pageviews_before: Set(c.pageviews_before),
-                    pageviews_after: Set(c.pageviews_after),
-                    model: Set(model.as_str().to_owned()),
-                    weight: Set(c.weight),
-                    source: Set(c.key.source),
-                    medium: Set(c.key.medium),
-                    campaign: Set(c.key.campaign),
-                    channel: Set(c.key.channel.as_str().to_owned()),
-                    landing_page: Set(c.key.landing_page),
-                });
+        for &days in &plan.lookbacks {
+            let lookback = chrono::Duration::days(i64::from(days));
+            let conversion = journey.journey.evaluate(&event.fact, lookback);
+            for model in Model::ALL {
+                for c in reports::credited(&conversion, &event.id, user, model) {
+                    rows.push(credit::Model {
+                        id: 0,
+                        journey_key: key.clone(),
+                        conversion_id: c.conversion_id,
+                        name: c.name,
+                        conversion_at: c.at,
+                        user_id: c.user_id,
+                        from_trial: c.from_trial,
+                        time_to_convert_seconds: c.time_to_convert_seconds,
+                        pageviews_before: c.pageviews_before,
+                        pageviews_after: c.pageviews_after,
+                        model: model.as_str().to_owned(),
+                        lookback_days: days,
+                        weight: c.weight,
+                        source: c.key.source,
+                        medium: c.key.medium,
+                        campaign: c.key.campaign,
+                        channel: c.key.channel.as_str().to_owned(),
+                        landing_page: c.key.landing_page,
+                    });
+                }
             }
         }
     }
     rows
+}
+
+/// The cells of one hour from its derived rows: touchpoints (with visitor
+/// ids), the visitor id of each pageview, and every credit.
+pub fn hour_cells(
+    hour: i64,
+    touches: &[VisitorTouch],
+    pageviews: &[i64],
+    credits: Vec<credit::Model>,
+) -> Result<HourCells, DbErr> {
+    let id = |v: i64| {
+        u32::try_from(v)
+            .map_err(|_| DbErr::Custom(format!("visitor id {v} exceeds the bitmaps' range")))
+    };
+    let keyed: Vec<(u32, TouchKey)> = touches
+        .iter()
+        .map(|t| {
+            Ok((
+                id(t.visitor)?,
+                TouchKey {
+                    campaign: t.campaign.clone(),
+                    source: t.source.clone(),
+                    medium: t.medium.clone(),
+                    channel: t
+                        .channel
+                        .parse()
+                        .unwrap_or(crate::domain::Channel::Unassigned),
+                    landing_page: t.landing_page.clone(),
+                },
+            ))
+        })
+        .collect::<Result<_, DbErr>>()?;
+    let mut out = HourCells {
+        hour,
+        ..HourCells::default()
+    };
+    for dim in CellDim::TOUCHES {
+        let cell = cells::touch_cell(dim, keyed.iter().map(|(v, k)| (*v, k)));
+        if !cell.is_empty() {
+            out.touches.push((dim.code(), cells::encode_touches(&cell)));
+        }
+    }
+    let traffic = cells::traffic_cell(
+        pageviews
+            .iter()
+            .map(|v| id(*v))
+            .collect::<Result<Vec<_>, _>>()?,
+    );
+    if !traffic.is_empty() {
+        out.touches
+            .push((CellDim::Traffic.code(), cells::encode_touches(&traffic)));
+    }
+    let mut groups: BTreeMap<(i32, String, String), Vec<Credited>> = BTreeMap::new();
+    for c in credits {
+        groups
+            .entry((c.lookback_days, c.model.clone(), c.name.clone()))
+            .or_default()
+            .push(source::credited_of(c));
+    }
+    for ((lookback, model, name), rows) in groups {
+        let refs: Vec<&Credited> = rows.iter().collect();
+        for dim in CellDim::CREDITS {
+            let cell = cells::credit_cell(dim, &refs);
+            out.credits.push((
+                dim.code(),
+                lookback,
+                model.clone(),
+                name.clone(),
+                cells::encode_credits(&cell),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Recomputes derived rows from the dirty queue.
@@ -118,18 +252,92 @@ pub fn credit_rows(journey: &UserJourney, settings: &Settings) -> Vec<credit::Ac
 pub struct Materializer {
     store: Store,
     settings: Arc<Settings>,
+    plan: Arc<Plan>,
+    /// Reports answered at the current derived-data version (see
+    /// `reports::cache`); here because the materialiser is what every
+    /// report flushes and what changes that version.
+    cache: ReportCache,
     /// One step at a time: two concurrent steps would claim disjoint marks
     /// but could write the same journey's credits twice.
     running: Arc<Mutex<()>>,
 }
 
 impl Materializer {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+    pub fn new(store: Store, settings: Arc<Settings>, plan: Plan) -> Self {
         Self {
             store,
             settings,
+            plan: Arc::new(plan),
+            cache: ReportCache::default(),
             running: Arc::new(Mutex::new(())),
         }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn cache(&self) -> &ReportCache {
+        &self.cache
+    }
+
+    /// Rebuilds up to one batch of dirty hours' cells; returns how many.
+    pub async fn rebuild(&self) -> Result<usize, DbErr> {
+        let _running = self.running.lock().await;
+        self.rebuild_locked().await
+    }
+
+    async fn rebuild_locked(&self) -> Result<usize, DbErr> {
+        let claimed = self.store.dirty_hours(HOUR_STEP).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        // Contiguous runs of hours, each read with one query per table.
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for (hour, _) in &claimed {
+            match runs.last_mut() {
+                Some((_, end)) if *end == *hour => *end += Grain::Hour.seconds(),
+                _ => runs.push((*hour, hour + Grain::Hour.seconds())),
+            }
+        }
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
+        let mut hours = Vec::with_capacity(claimed.len());
+        for (from, to) in runs {
+            self.store.ensure_visitor_ids(from, to).await?;
+            let mut touches: BTreeMap<i64, Vec<VisitorTouch>> = BTreeMap::new();
+            for t in self.store.visitor_touches(at(from), at(to)).await? {
+                touches
+                    .entry(Grain::Hour.floor(t.at.timestamp()))
+                    .or_default()
+                    .push(t);
+            }
+            let mut pageviews: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+            for (visitor, when) in self.store.visitor_pageviews(at(from), at(to)).await? {
+                pageviews
+                    .entry(Grain::Hour.floor(when.timestamp()))
+                    .or_default()
+                    .push(visitor);
+            }
+            let mut credits: BTreeMap<i64, Vec<credit::Model>> = BTreeMap::new();
+            for c in self.store.credits_between(at(from), at(to)).await? {
+                credits
+                    .entry(Grain::Hour.floor(c.conversion_at.timestamp()))
+                    .or_default()
+                    .push(c);
+            }
+            let mut hour = from;
+            while hour < to {
+                hours.push(hour_cells(
+                    hour,
+                    touches.get(&hour).map(Vec::as_slice).unwrap_or_default(),
+                    pageviews.get(&hour).map(Vec::as_slice).unwrap_or_default(),
+                    credits.remove(&hour).unwrap_or_default(),
+                )?);
+                hour += Grain::Hour.seconds();
+            }
+        }
+        self.store.replace_rollups(&claimed, hours).await?;
+        Ok(claimed.len())
     }
 
     /// Recomputes up to one batch of dirty fingerprints; returns how many.
@@ -163,7 +371,7 @@ impl Materializer {
         let mut credits = Vec::new();
         for key in &keys {
             if let Some(journey) = loaded.get(key) {
-                credits.extend(credit_rows(journey, &self.settings));
+                credits.extend(credit_rows(journey, &self.settings, &self.plan));
             }
         }
         let key_texts: Vec<String> = keys.iter().map(key_text).collect();
@@ -178,6 +386,7 @@ impl Materializer {
     pub async fn flush(&self) -> Result<(), DbErr> {
         let _running = self.running.lock().await;
         while self.step_locked().await? > 0 {}
+        while self.rebuild_locked().await? > 0 {}
         Ok(())
     }
 
@@ -185,14 +394,35 @@ impl Materializer {
     /// queue is in the database, so stopping loses nothing).
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut rebuilt_at = Instant::now();
             loop {
-                match self.step().await {
-                    Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
-                    Ok(_) => tokio::task::yield_now().await,
+                let stepped = match self.step().await {
+                    Ok(n) => n,
                     Err(e) => {
                         tracing::warn!(error = %e, "materialiser step failed; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
                     }
+                };
+                // Hours are rebuilt once the fingerprints are done (a bulk
+                // load then rebuilds each hour once), or at least every
+                // second under steady ingest.
+                let mut rebuilt = 0;
+                if stepped == 0 || rebuilt_at.elapsed() >= REBUILD_AT_LEAST_EVERY {
+                    rebuilt_at = Instant::now();
+                    match self.rebuild().await {
+                        Ok(n) => rebuilt = n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "rollup rebuild failed; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                }
+                if stepped == 0 && rebuilt == 0 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                } else {
+                    tokio::task::yield_now().await;
                 }
             }
         })

@@ -76,6 +76,7 @@ impl Application {
             // Reads then writes what it derived: never from a lagging replica.
             store.on_primary(),
             settings.clone(),
+            crate::materialize::Plan::from_config(&config.attribution),
         );
         let schema = graphql::build_schema(
             store.clone(),

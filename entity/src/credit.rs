@@ -18,6 +18,9 @@ pub struct Model {
     pub pageviews_before: i64,
     pub pageviews_after: i64,
     pub model: String,
+    /// The lookback this credit was computed with (the default, or one of
+    /// `LOOKBACK_WINDOWS`).
+    pub lookback_days: i32,
     pub weight: f64,
     pub source: String,
     pub medium: String,

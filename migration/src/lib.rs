@@ -12,6 +12,7 @@ mod m20261126_000006_trim_pageview_indexes;
 mod m20261126_000007_cover_touchpoints;
 mod m20261126_000008_version_dirty_marks;
 mod m20261201_000009_create_api_keys;
+mod m20261201_000010_create_rollups;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_cover_touchpoints::Migration),
             Box::new(m20261126_000008_version_dirty_marks::Migration),
             Box::new(m20261201_000009_create_api_keys::Migration),
+            Box::new(m20261201_000010_create_rollups::Migration),
         ]
     }
 }

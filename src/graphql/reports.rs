@@ -19,7 +19,8 @@ use super::types::{resolve_range, AttributionModelGql, DateRange};
 use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
 use crate::config::ServeConfig;
 use crate::materialize::Materializer;
-use crate::reports::{self, source, Dimension, Overview};
+use crate::reports::cache::{Cached, ReportCache};
+use crate::reports::{self, rolled, source, Dimension, Overview};
 use crate::store::{EventFilter, Store, TimeRange};
 
 /// The report fields: each reads and folds a range of derived rows, so
@@ -130,29 +131,59 @@ async fn report(
     let c = common(ctx, range, model, conversion, lookback)?;
     let materializer = ctx.data::<Materializer>()?;
     let names = source::names_for(&c.conversion);
-    // Three independent reads: run them side by side on the pool.
-    let (credits, touches, spend) = tokio::try_join!(
-        source::credits(
-            store,
-            materializer,
-            settings,
-            c.range,
-            &names,
-            c.model,
-            days(c.lookback_days),
-        ),
-        source::touch_counts(store, materializer, dimension, c.range),
-        source::spend(store, c.range),
-    )
-    .map_err(internal)?;
-    let mut rows = reports::aggregate(
-        dimension,
-        credits.of(&c.conversion),
-        credits.of(TRIAL),
-        &touches,
-        &spend,
+    // `userIds` lists the users behind a row: only the derived rows have them.
+    let wants_users = ctx.look_ahead().field("nodes").field("userIds").exists();
+    let rolled = rollup_reading(materializer, settings, &c, &names).filter(|_| !wants_users);
+    let (version, cache) = current(store, materializer).await?;
+    let key = format!(
+        "rows|{dimension:?}|{:?}|{}|{}|{}|{wants_users}",
+        c.range,
+        c.model.as_str(),
+        c.conversion,
+        c.lookback_days
     );
-    rows.retain(|r| filter.keeps(&r.key));
+    let all = match cache.get(&key, version) {
+        Some(Cached::Rows(rows)) => rows,
+        _ => {
+            let rows = match rolled {
+                Some(reading) => rolled::rows(store, reading, dimension, c.range)
+                    .await
+                    .map_err(internal)?,
+                None => {
+                    // Three independent reads: run them side by side on the pool.
+                    let (credits, touches, spend) = tokio::try_join!(
+                        source::credits(
+                            store,
+                            materializer,
+                            settings,
+                            c.range,
+                            &names,
+                            c.model,
+                            days(c.lookback_days),
+                        ),
+                        source::touch_counts(store, materializer, dimension, c.range),
+                        source::spend(store, c.range),
+                    )
+                    .map_err(internal)?;
+                    reports::aggregate(
+                        dimension,
+                        credits.of(&c.conversion),
+                        credits.of(TRIAL),
+                        &touches,
+                        &spend,
+                    )
+                }
+            };
+            let rows = Arc::new(rows);
+            cache.put(key, version, Cached::Rows(rows.clone()));
+            rows
+        }
+    };
+    let mut rows: Vec<reports::Row> = all
+        .iter()
+        .filter(|r| filter.keeps(&r.key))
+        .cloned()
+        .collect();
     let order = order_by.unwrap_or_default();
     reports::sort_rows(&mut rows, order.field.into(), order.direction.into());
     let total = rows.len();
@@ -173,6 +204,90 @@ async fn report(
         },
         nodes: page,
     })
+}
+
+/// The rollups' reading of a report, when they can answer it: rollups on,
+/// and credits materialised at its lookback for every name it needs.
+fn rollup_reading<'a>(
+    materializer: &Materializer,
+    settings: &Settings,
+    c: &'a Common,
+    names: &[&str],
+) -> Option<rolled::Reading<'a>> {
+    if !materializer.plan().rollups {
+        return None;
+    }
+    source::materialised_lookback(materializer, settings, names, days(c.lookback_days)).map(
+        |lookback_days| rolled::Reading {
+            model: c.model,
+            lookback_days,
+            conversion: &c.conversion,
+        },
+    )
+}
+
+/// Flushes the materialiser, then reads the derived-data version: a cached
+/// answer at that version is exactly what computing now would give.
+async fn current<'m>(
+    store: &Store,
+    materializer: &'m Materializer,
+) -> async_graphql::Result<(i64, &'m ReportCache)> {
+    materializer.flush().await.map_err(internal)?;
+    let version = store.derived_version().await.map_err(internal)?;
+    Ok((version, materializer.cache()))
+}
+
+/// The overview folded from the derived rows (rollups off, or a lookback
+/// that is not materialised).
+async fn computed_overview(
+    store: &Store,
+    materializer: &Materializer,
+    settings: &Settings,
+    c: &Common,
+    names: &[&str],
+) -> async_graphql::Result<Overview> {
+    let count = |name: &str| {
+        let filter = EventFilter {
+            name: Some(name.to_owned()),
+            range: c.range,
+            ..EventFilter::default()
+        };
+        async move { store.count_events(&filter).await }
+    };
+    // Independent reads, side by side on the pool.
+    let (credits, (pageviews, visitors), signups, trials, unsubscribes) = tokio::try_join!(
+        source::credits(
+            store,
+            materializer,
+            settings,
+            c.range,
+            names,
+            c.model,
+            days(c.lookback_days),
+        ),
+        store.pageview_totals(&c.range),
+        count(SIGNUP),
+        count(TRIAL),
+        count("unsubscribe"),
+    )
+    .map_err(internal)?;
+    let trial_to_signup = credits
+        .of(SIGNUP)
+        .iter()
+        .filter(|c| c.from_trial)
+        .map(|c| c.conversion_id.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let base = Overview {
+        pageviews,
+        visitors,
+        signups,
+        trials,
+        trial_to_signup,
+        unsubscribes,
+        ..Overview::default()
+    };
+    Ok(reports::overview(base, credits.of(&c.conversion)))
 }
 
 /// Arguments every report takes, documented once here: `range` is half-open
@@ -323,51 +438,26 @@ impl ReportsQuery {
         let c = common(ctx, range, model, conversion, lookback_days)?;
         let materializer = ctx.data::<Materializer>()?;
         let names = source::names_for(&c.conversion);
-        let count = |name: &str| {
-            let filter = EventFilter {
-                name: Some(name.to_owned()),
-                range: c.range,
-                ..EventFilter::default()
-            };
-            async move { store.count_events(&filter).await }
+        let (version, cache) = current(store, materializer).await?;
+        let key = format!(
+            "overview|{:?}|{}|{}|{}",
+            c.range,
+            c.model.as_str(),
+            c.conversion,
+            c.lookback_days
+        );
+        if let Some(Cached::Overview(o)) = cache.get(&key, version) {
+            return Ok(OverviewGql((*o).clone()));
+        }
+        let needs = [c.conversion.as_str(), SIGNUP];
+        let overview = match rollup_reading(materializer, settings, &c, &needs) {
+            Some(reading) => rolled::overview(store, reading, c.range)
+                .await
+                .map_err(internal)?,
+            None => computed_overview(store, materializer, settings, &c, &names).await?,
         };
-        // Independent reads, side by side on the pool.
-        let (credits, (pageviews, visitors), signups, trials, unsubscribes) = tokio::try_join!(
-            source::credits(
-                store,
-                materializer,
-                settings,
-                c.range,
-                &names,
-                c.model,
-                days(c.lookback_days),
-            ),
-            store.pageview_totals(&c.range),
-            count(SIGNUP),
-            count(TRIAL),
-            count("unsubscribe"),
-        )
-        .map_err(internal)?;
-        let trial_to_signup = credits
-            .of(SIGNUP)
-            .iter()
-            .filter(|c| c.from_trial)
-            .map(|c| c.conversion_id.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len() as u64;
-        let base = Overview {
-            pageviews,
-            visitors,
-            signups,
-            trials,
-            trial_to_signup,
-            unsubscribes,
-            ..Overview::default()
-        };
-        Ok(OverviewGql(reports::overview(
-            base,
-            credits.of(&c.conversion),
-        )))
+        cache.put(key, version, Cached::Overview(Arc::new(overview.clone())));
+        Ok(OverviewGql(overview))
     }
 
     /// Conversions per bucket in an IANA time zone, every bucket present.
@@ -401,23 +491,51 @@ impl ReportsQuery {
             to: edges.last().copied(),
         };
         let materializer = ctx.data::<Materializer>()?;
-        let credits = source::credits(
-            store,
-            materializer,
-            settings,
+        let group: reports::GroupBy = group_by.into();
+        let (version, cache) = current(store, materializer).await?;
+        let key = format!(
+            "series|{:?}|{}|{group:?}|{:?}|{}|{}|{}",
             c.range,
-            &[c.conversion.as_str()],
-            c.model,
-            days(c.lookback_days),
-        )
-        .await
-        .map_err(internal)?;
-        let series = reports::timeseries(credits.of(&c.conversion), &edges, group_by.into());
+            tz.name(),
+            interval,
+            c.model.as_str(),
+            c.conversion,
+            c.lookback_days
+        );
+        let series = match cache.get(&key, version) {
+            Some(Cached::Series(series)) => series,
+            _ => {
+                let needs = [c.conversion.as_str()];
+                let series = match rollup_reading(materializer, settings, &c, &needs) {
+                    Some(reading) => rolled::series(store, reading, &edges, group)
+                        .await
+                        .map_err(internal)?,
+                    None => {
+                        let credits = source::credits(
+                            store,
+                            materializer,
+                            settings,
+                            c.range,
+                            &needs,
+                            c.model,
+                            days(c.lookback_days),
+                        )
+                        .await
+                        .map_err(internal)?;
+                        reports::timeseries(credits.of(&c.conversion), &edges, group)
+                    }
+                };
+                let series = Arc::new(series);
+                cache.put(key, version, Cached::Series(series.clone()));
+                series
+            }
+        };
         Ok(Timeseries {
             timezone: tz.name().to_owned(),
             interval,
             series: series
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|s| TimeseriesSeries {
                     key: s.key,
                     channel: s.channel.map(Into::into),

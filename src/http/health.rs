@@ -60,6 +60,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Ok(Ok(n)) => n.to_string(),
         _ => "NaN".to_owned(),
     };
+    let hours =
+        match tokio::time::timeout(METRICS_QUERY_TIMEOUT, state.store.dirty_hour_count()).await {
+            Ok(Ok(n)) => n.to_string(),
+            _ => "NaN".to_owned(),
+        };
+    let cache = state.materializer.cache();
     let body = format!(
         "# HELP growth_analytics_sql_statements_total SQL statements executed since start-up.\n\
          # TYPE growth_analytics_sql_statements_total counter\n\
@@ -72,8 +78,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          growth_analytics_dirty_fingerprints {}\n\
          # HELP growth_analytics_database_up Whether the primary database answered its last health probe (1) or not (0).\n\
          # TYPE growth_analytics_database_up gauge\n\
-         growth_analytics_database_up {}\n",
-        statements, replica, dirty, up,
+         growth_analytics_database_up {}\n\
+         # HELP growth_analytics_dirty_hours Hours whose rollup cells await a rebuild.\n\
+         # TYPE growth_analytics_dirty_hours gauge\n\
+         growth_analytics_dirty_hours {}\n\
+         # HELP growth_analytics_report_cache_hits_total Reports answered from this process's cache.\n\
+         # TYPE growth_analytics_report_cache_hits_total counter\n\
+         growth_analytics_report_cache_hits_total {}\n\
+         # HELP growth_analytics_report_cache_misses_total Reports computed (not in the cache at the current version).\n\
+         # TYPE growth_analytics_report_cache_misses_total counter\n\
+         growth_analytics_report_cache_misses_total {}\n",
+        statements, replica, dirty, up, hours, cache.hits(), cache.misses(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -8,6 +8,10 @@
 //! rows of every report sum to the number of conversions, and that each row
 //! equals the sum of the per-conversion credits the API shows.
 
+pub mod cache;
+pub mod cells;
+pub mod pieces;
+pub mod rolled;
 mod rows;
 pub mod source;
 mod timeseries;

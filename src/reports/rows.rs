@@ -190,7 +190,7 @@ impl Dimension {
     }
 
     /// The key spend is booked under; landing pages carry no spend.
-    fn spend_key(self, s: &SpendFact) -> Option<RowKey> {
+    pub(crate) fn spend_key(self, s: &SpendFact) -> Option<RowKey> {
         match self {
             Dimension::Campaign => Some(RowKey::Campaign {
                 campaign: Some(s.campaign.clone()),
@@ -217,7 +217,7 @@ pub struct TimeStats {
 }
 
 impl TimeStats {
-    fn of(mut values: Vec<i64>) -> Option<Self> {
+    pub(crate) fn of(mut values: Vec<i64>) -> Option<Self> {
         if values.is_empty() {
             return None;
         }
@@ -262,7 +262,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(key: RowKey) -> Self {
+    pub(crate) fn new(key: RowKey) -> Self {
         Self {
             key,
             conversions: 0.0,
@@ -475,7 +475,7 @@ impl Overview {
 }
 
 /// Organic: unpaid search, social, video and shopping.
-fn is_organic(c: Channel) -> bool {
+pub(crate) fn is_organic(c: Channel) -> bool {
     matches!(
         c,
         Channel::OrganicSearch

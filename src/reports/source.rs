@@ -42,35 +42,61 @@ pub async fn credits(
     model: Model,
     lookback: Duration,
 ) -> Result<CreditsByName, DbErr> {
-    let materialised = materialize::materialised_names(settings);
-    if lookback != settings.lookback || !names.iter().all(|n| materialised.contains(*n)) {
+    let Some(days) = materialised_lookback(materializer, settings, names, lookback) else {
         return computed_credits(store, settings, range, names, model, lookback).await;
-    }
+    };
     materializer.flush().await?;
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let rows = store.credits_in(model.as_str(), &names, &range).await?;
+    let rows = store
+        .credits_in(model.as_str(), days, &names, &range)
+        .await?;
     let mut by_name: HashMap<String, Vec<Credited>> = HashMap::new();
     for r in rows {
-        by_name.entry(r.name.clone()).or_default().push(Credited {
-            conversion_id: r.conversion_id,
-            name: r.name,
-            at: r.conversion_at,
-            user_id: r.user_id,
-            from_trial: r.from_trial,
-            time_to_convert_seconds: r.time_to_convert_seconds,
-            pageviews_before: r.pageviews_before,
-            pageviews_after: r.pageviews_after,
-            weight: r.weight,
-            key: TouchKey {
-                campaign: r.campaign,
-                source: r.source,
-                medium: r.medium,
-                channel: r.channel.parse().unwrap_or(Channel::Unassigned),
-                landing_page: r.landing_page,
-            },
-        });
+        by_name
+            .entry(r.name.clone())
+            .or_default()
+            .push(credited_of(r));
     }
     Ok(CreditsByName { by_name })
+}
+
+/// The lookback's days when credits at `lookback` of every name in `names`
+/// are materialised.
+pub fn materialised_lookback(
+    materializer: &Materializer,
+    settings: &Settings,
+    names: &[&str],
+    lookback: Duration,
+) -> Option<i32> {
+    let days = lookback.num_days();
+    let materialised = materialize::materialised_names(settings);
+    (lookback == Duration::days(days)
+        && materializer.plan().has_lookback(days)
+        && names.iter().all(|n| materialised.contains(*n)))
+    .then(|| i32::try_from(days).ok())
+    .flatten()
+}
+
+/// A stored credit row as the report fold takes it.
+pub fn credited_of(r: entity::credit::Model) -> Credited {
+    Credited {
+        conversion_id: r.conversion_id,
+        name: r.name,
+        at: r.conversion_at,
+        user_id: r.user_id,
+        from_trial: r.from_trial,
+        time_to_convert_seconds: r.time_to_convert_seconds,
+        pageviews_before: r.pageviews_before,
+        pageviews_after: r.pageviews_after,
+        weight: r.weight,
+        key: TouchKey {
+            campaign: r.campaign,
+            source: r.source,
+            medium: r.medium,
+            channel: r.channel.parse().unwrap_or(Channel::Unassigned),
+            landing_page: r.landing_page,
+        },
+    }
 }
 
 /// Attributes every event named in `names` that happened in `range`, from

@@ -1,17 +1,18 @@
 //! The derived tables' storage: the dirty-fingerprint queue, touchpoints and
 //! credits. What goes in them is computed by `crate::materialize`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use entity::{credit, dirty_fingerprint, identity_link, touchpoint};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::Iden as _;
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{Store, TimeRange};
+use crate::reports::cells::Grain;
 
 const IN_CHUNK: usize = 500;
 
@@ -61,13 +62,17 @@ impl Store {
     /// computed before it, from facts read after the marks: a write that
     /// landed in between rewrote its mark's version, so its fingerprint
     /// stays queued and is recomputed next round.
+    ///
+    /// The hours whose rows changed (old rows against new ones, compared
+    /// field by field) are queued for a rollup rebuild in the same
+    /// transaction, so the rollups can never miss a change.
     pub async fn replace_derived(
         &self,
         claimed: &[(String, i64)],
         fingerprints: &[String],
-        touchpoints: Vec<touchpoint::ActiveModel>,
+        touchpoints: Vec<touchpoint::Model>,
         journey_keys: &[String],
-        credits: Vec<credit::ActiveModel>,
+        credits: Vec<credit::Model>,
     ) -> Result<(), DbErr> {
         let _gate = self.write_turn().await;
         let txn = self.begin().await?;
@@ -78,24 +83,35 @@ impl Store {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
                 .await?;
         }
+        let mut old_touches = Vec::new();
         for chunk in fingerprints.chunks(IN_CHUNK) {
-            touchpoint::Entity::delete_many()
-                .filter(touchpoint::Column::Fingerprint.is_in(chunk.iter().cloned()))
-                .exec(&txn)
-                .await?;
+            old_touches.extend(
+                delete_returning::<touchpoint::Entity>(
+                    &txn,
+                    touchpoint::Column::Fingerprint.is_in(chunk.iter().cloned()),
+                )
+                .await?,
+            );
         }
+        let mut old_credits = Vec::new();
         for chunk in journey_keys.chunks(IN_CHUNK) {
-            credit::Entity::delete_many()
-                .filter(credit::Column::JourneyKey.is_in(chunk.iter().cloned()))
-                .exec(&txn)
-                .await?;
+            old_credits.extend(
+                delete_returning::<credit::Entity>(
+                    &txn,
+                    credit::Column::JourneyKey.is_in(chunk.iter().cloned()),
+                )
+                .await?,
+            );
         }
         // After the deletes: on SQLite this transaction holds the write lock
         // by now, on PostgreSQL the advisory lock, so no erasure can commit
         // between this check and the commit.
         let credits = without_erased_users(&txn, credits).await?;
-        insert_chunked(&txn, touchpoints, 1000).await?;
-        insert_chunked(&txn, credits, 500).await?;
+        let mut hours = changed_hours(&old_touches, &touchpoints, touch_signature);
+        hours.extend(changed_hours(&old_credits, &credits, credit_signature));
+        insert_chunked(&txn, touchpoints.into_iter().map(touch_row).collect(), 1000).await?;
+        insert_chunked(&txn, credits.into_iter().map(credit_row).collect(), 500).await?;
+        super::rollups::mark_hours(&txn, &hours).await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (fingerprint, version) in chunk {
@@ -110,18 +126,22 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        super::rollups::bump_version(&txn).await?;
         txn.commit().await
     }
 
-    /// Credits under `model` of conversions named in `names` in `range`.
+    /// Credits under `model` at `lookback_days` of conversions named in
+    /// `names` in `range`.
     pub async fn credits_in(
         &self,
         model: &str,
+        lookback_days: i32,
         names: &[String],
         range: &TimeRange,
     ) -> Result<Vec<credit::Model>, DbErr> {
         let mut query = credit::Entity::find()
             .filter(credit::Column::Model.eq(model))
+            .filter(credit::Column::LookbackDays.eq(lookback_days))
             .filter(credit::Column::Name.is_in(names.iter().cloned()));
         if let Some(from) = range.from {
             query = query.filter(credit::Column::ConversionAt.gte(from));
@@ -205,12 +225,9 @@ impl Store {
 /// fingerprint any more, so its credits are refused here instead.
 async fn without_erased_users(
     txn: &DatabaseTransaction,
-    credits: Vec<credit::ActiveModel>,
-) -> Result<Vec<credit::ActiveModel>, DbErr> {
-    let user_of = |c: &credit::ActiveModel| match &c.user_id {
-        ActiveValue::Set(u) | ActiveValue::Unchanged(u) => u.clone(),
-        ActiveValue::NotSet => None,
-    };
+    credits: Vec<credit::Model>,
+) -> Result<Vec<credit::Model>, DbErr> {
+    let user_of = |c: &credit::Model| c.user_id.clone();
     let users: Vec<String> = credits
         .iter()
         .filter_map(user_of)
@@ -237,6 +254,149 @@ async fn without_erased_users(
         .into_iter()
         .filter(|c| user_of(c).is_none_or(|u| linked.contains(&u)))
         .collect())
+}
+
+/// Deletes the rows of `E` matching `filter` and returns them.
+pub(super) async fn delete_returning<E>(
+    txn: &DatabaseTransaction,
+    filter: sea_orm::sea_query::SimpleExpr,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+{
+    use sea_orm::sea_query::Query;
+    let stmt = Query::delete()
+        .from_table(E::default())
+        .cond_where(filter)
+        .returning_all()
+        .to_owned();
+    let backend = txn.get_database_backend();
+    txn.query_all(backend.build(&stmt))
+        .await?
+        .iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect()
+}
+
+/// The hours (starts, in seconds) where the rows in `old` and `new` differ.
+fn changed_hours<M, S: Ord>(old: &[M], new: &[M], signature: fn(&M) -> (i64, S)) -> BTreeSet<i64> {
+    let by_hour = |rows: &[M]| {
+        let mut map: BTreeMap<i64, Vec<S>> = BTreeMap::new();
+        for r in rows {
+            let (at, sig) = signature(r);
+            map.entry(Grain::Hour.floor(at)).or_default().push(sig);
+        }
+        for v in map.values_mut() {
+            v.sort();
+        }
+        map
+    };
+    let (old, new) = (by_hour(old), by_hour(new));
+    old.keys()
+        .chain(new.keys())
+        .filter(|h| old.get(*h) != new.get(*h))
+        .copied()
+        .collect()
+}
+
+type TouchSignature = (String, i64, String, String, Option<String>, String, String);
+
+/// What a touchpoint row holds, at the precision every backend stores.
+fn touch_signature(t: &touchpoint::Model) -> (i64, TouchSignature) {
+    (
+        t.at.timestamp(),
+        (
+            t.fingerprint.clone(),
+            t.at.timestamp_micros(),
+            t.source.clone(),
+            t.medium.clone(),
+            t.campaign.clone(),
+            t.channel.clone(),
+            t.landing_page.clone(),
+        ),
+    )
+}
+
+type CreditSignature = (
+    (
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        bool,
+        Option<i64>,
+    ),
+    (i64, i64, String, i32, u64),
+    (String, String, Option<String>, String, String),
+);
+
+/// What a credit row holds, at the precision every backend stores.
+fn credit_signature(c: &credit::Model) -> (i64, CreditSignature) {
+    (
+        c.conversion_at.timestamp(),
+        (
+            (
+                c.journey_key.clone(),
+                c.conversion_id.clone(),
+                c.name.clone(),
+                c.conversion_at.timestamp_micros(),
+                c.user_id.clone(),
+                c.from_trial,
+                c.time_to_convert_seconds,
+            ),
+            (
+                c.pageviews_before,
+                c.pageviews_after,
+                c.model.clone(),
+                c.lookback_days,
+                c.weight.to_bits(),
+            ),
+            (
+                c.source.clone(),
+                c.medium.clone(),
+                c.campaign.clone(),
+                c.channel.clone(),
+                c.landing_page.clone(),
+            ),
+        ),
+    )
+}
+
+fn touch_row(t: touchpoint::Model) -> touchpoint::ActiveModel {
+    touchpoint::ActiveModel {
+        id: ActiveValue::NotSet,
+        fingerprint: Set(t.fingerprint),
+        at: Set(t.at),
+        source: Set(t.source),
+        medium: Set(t.medium),
+        campaign: Set(t.campaign),
+        channel: Set(t.channel),
+        landing_page: Set(t.landing_page),
+    }
+}
+
+fn credit_row(c: credit::Model) -> credit::ActiveModel {
+    credit::ActiveModel {
+        id: ActiveValue::NotSet,
+        journey_key: Set(c.journey_key),
+        conversion_id: Set(c.conversion_id),
+        name: Set(c.name),
+        conversion_at: Set(c.conversion_at),
+        user_id: Set(c.user_id),
+        from_trial: Set(c.from_trial),
+        time_to_convert_seconds: Set(c.time_to_convert_seconds),
+        pageviews_before: Set(c.pageviews_before),
+        pageviews_after: Set(c.pageviews_after),
+        model: Set(c.model),
+        lookback_days: Set(c.lookback_days),
+        weight: Set(c.weight),
+        source: Set(c.source),
+        medium: Set(c.medium),
+        campaign: Set(c.campaign),
+        channel: Set(c.channel),
+        landing_page: Set(c.landing_page),
+    }
 }
 
 async fn insert_chunked<A>(

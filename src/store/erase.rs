@@ -11,7 +11,9 @@
 
 use std::collections::BTreeSet;
 
-use entity::{credit, dirty_fingerprint, event, identity_link, pageview, touchpoint};
+use entity::{credit, dirty_fingerprint, event, identity_link, pageview, touchpoint, visitor_id};
+
+use crate::reports::cells::Grain;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityName, EntityTrait,
     QueryFilter, QuerySelect,
@@ -106,6 +108,8 @@ impl Store {
             .await?;
         }
         let mut summary = ErasureSummary::default();
+        // The hours whose rollups held something erased: rebuilt without it.
+        let mut hours: BTreeSet<i64> = BTreeSet::new();
         let mut erased: BTreeSet<String> = BTreeSet::new();
         let mut links = Vec::new();
         loop {
@@ -152,11 +156,17 @@ impl Store {
             links.extend(fresh_links);
             for chunk in fresh.chunks(IN_CHUNK) {
                 let keys = || chunk.iter().cloned();
-                summary.pageviews += pageview::Entity::delete_many()
-                    .filter(pageview::Column::Fingerprint.is_in(keys()))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected;
+                let pageviews = super::derived::delete_returning::<pageview::Entity>(
+                    &txn,
+                    pageview::Column::Fingerprint.is_in(keys()),
+                )
+                .await?;
+                summary.pageviews += pageviews.len() as u64;
+                hours.extend(
+                    pageviews
+                        .iter()
+                        .map(|p| Grain::Hour.floor(p.created_at.timestamp())),
+                );
                 summary.events += event::Entity::delete_many()
                     .filter(event::Column::Fingerprint.is_in(keys()))
                     .exec(&txn)
@@ -175,17 +185,33 @@ impl Store {
         let plan = rederive(user, &erased, &links);
         let erased: Vec<String> = erased.into_iter().collect();
         for chunk in erased.chunks(IN_CHUNK) {
-            touchpoint::Entity::delete_many()
-                .filter(touchpoint::Column::Fingerprint.is_in(chunk.iter().cloned()))
+            let touches = super::derived::delete_returning::<touchpoint::Entity>(
+                &txn,
+                touchpoint::Column::Fingerprint.is_in(chunk.iter().cloned()),
+            )
+            .await?;
+            hours.extend(touches.iter().map(|t| Grain::Hour.floor(t.at.timestamp())));
+            // The fingerprint itself must not outlive the erasure; its id
+            // leaves the bitmaps when the hours are rebuilt.
+            visitor_id::Entity::delete_many()
+                .filter(visitor_id::Column::Fingerprint.is_in(chunk.iter().cloned()))
                 .exec(&txn)
                 .await?;
         }
         for chunk in plan.credit_keys.chunks(IN_CHUNK) {
-            credit::Entity::delete_many()
-                .filter(credit::Column::JourneyKey.is_in(chunk.iter().cloned()))
-                .exec(&txn)
-                .await?;
+            let credits = super::derived::delete_returning::<credit::Entity>(
+                &txn,
+                credit::Column::JourneyKey.is_in(chunk.iter().cloned()),
+            )
+            .await?;
+            hours.extend(
+                credits
+                    .iter()
+                    .map(|c| Grain::Hour.floor(c.conversion_at.timestamp())),
+            );
         }
+        super::rollups::mark_hours(&txn, &hours).await?;
+        super::rollups::bump_version(&txn).await?;
         txn.commit().await?;
         Ok(summary)
     }

@@ -11,6 +11,7 @@ mod health;
 mod journeys;
 pub mod keys;
 mod read;
+mod rollups;
 mod spend;
 mod write;
 
@@ -37,6 +38,7 @@ pub use erase::ErasureSummary;
 pub use fault::{fault, Fault};
 pub use journeys::{UserCursor, UserRow};
 pub use read::{EventFilter, PageCursor, PageviewFilter, TimeRange};
+pub use rollups::{HourCells, VisitorTouch};
 pub use spend::{SpendOutcome, SpendRow};
 pub use write::{InsertOutcome, Link};
 

@@ -107,6 +107,8 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        // Spend is a report input: cached reports must not outlive it.
+        super::rollups::bump_version(&txn).await?;
         // Only after this returns is the request acknowledged: a 2xx means durable.
         txn.commit().await?;
         Ok(SpendOutcome {

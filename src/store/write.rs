@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use super::Store;
+use crate::reports::cells::Grain;
 
 /// Rows per statement for the small tables (dirty marks, identity links).
 const CHUNK: usize = 500;
@@ -93,6 +94,9 @@ pub(super) struct Write {
     values: Vec<Value>,
     links: Vec<Link>,
     dirty: Vec<String>,
+    /// The hour (start, in seconds) of each pageview row, in request order:
+    /// a stored pageview makes its hour's traffic rollup stale.
+    hours: Vec<i64>,
 }
 
 impl Write {
@@ -111,10 +115,16 @@ impl Write {
     {
         let columns = written_columns::<A::Entity>();
         let mut keys = Vec::with_capacity(rows.len());
+        let mut hours = Vec::new();
         let mut values = Vec::with_capacity(rows.len() * columns.len());
         for mut row in rows {
             for &column in &columns {
                 let value = row.take(column).into_value().unwrap_or(Value::String(None));
+                if table == Table::Pageviews && column.as_str() == "created_at" {
+                    if let Value::ChronoDateTimeUtc(Some(at)) = &value {
+                        hours.push(Grain::Hour.floor(at.timestamp()));
+                    }
+                }
                 if column.as_str() == key.as_str() {
                     keys.push(match &value {
                         Value::Bytes(Some(bytes)) => bytes.as_ref().clone(),
@@ -130,6 +140,7 @@ impl Write {
             values,
             links,
             dirty,
+            hours,
         }
     }
 
@@ -185,6 +196,13 @@ pub(super) async fn apply(
     // Dirty marks stay in the rows' transaction: the derived tables can
     // never miss a committed webhook.
     mark_dirty(txn, writes).await?;
+    let traffic: BTreeSet<i64> = writes
+        .iter()
+        .flat_map(|w| w.keys.iter().zip(&w.hours))
+        .filter(|(key, _)| fresh.contains(*key))
+        .map(|(_, hour)| *hour)
+        .collect();
+    super::rollups::mark_hours(txn, &traffic).await?;
     upsert_links(txn, writes).await?;
     // A key returned by the INSERT was stored by it, once: credit it to the
     // first row carrying it, in queue order, and every other copy is a duplicate.
@@ -313,7 +331,7 @@ pub(super) async fn mark_fingerprints(
 /// A fresh version for a write's dirty marks: a counter started from the
 /// clock and the process id, so two writes (of this process or of another
 /// on the same database) practically never share one.
-fn next_mark_version() -> i64 {
+pub(super) fn next_mark_version() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::OnceLock;
     static NEXT: OnceLock<AtomicI64> = OnceLock::new();

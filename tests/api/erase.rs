@@ -460,7 +460,7 @@ async fn a_materialiser_step_that_read_the_user_before_the_erasure_cannot_bring_
     use growth_analytics::attribution::{PageviewFact, Settings};
     use growth_analytics::config::DatabaseConfig;
     use growth_analytics::journeys::{self, JourneyKey};
-    use growth_analytics::materialize::{credit_rows, key_text, touchpoint_rows};
+    use growth_analytics::materialize::{credit_rows, key_text, touchpoint_rows, Plan};
     use growth_analytics::store::Store;
 
     let app = spawn_app().await;
@@ -492,7 +492,7 @@ async fn a_materialiser_step_that_read_the_user_before_the_erasure_cannot_bring_
     let loaded = journeys::load(&store, &settings, &keys).await.unwrap();
     let credits: Vec<_> = keys
         .iter()
-        .flat_map(|k| credit_rows(&loaded[k], &settings))
+        .flat_map(|k| credit_rows(&loaded[k], &settings, &Plan::default()))
         .collect();
     assert!(!credits.is_empty() && !touchpoints.is_empty());
 

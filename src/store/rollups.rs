@@ -1,0 +1,483 @@
+//! The rollups' storage: dense visitor ids, the dirty-hour queue, the cells,
+//! and the derived-data version. What goes in the cells is computed by
+//! `crate::reports::cells` (pure); when, by `crate::materialize`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use entity::{credit, derived_version, dirty_hour, rollup_credit, rollup_touch};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+};
+
+use super::derived::DERIVED_LOCK_KEY;
+use super::{Store, TimeRange};
+use crate::reports::cells::{self, CreditCell, Grain, TouchCell};
+
+/// A touchpoint with its visitor's dense id, as an hour's rebuild and a
+/// range's raw ends read it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct VisitorTouch {
+    pub visitor: i64,
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub medium: String,
+    pub campaign: Option<String>,
+    pub channel: String,
+    pub landing_page: String,
+}
+
+#[derive(FromQueryResult)]
+struct VisitorOnly {
+    visitor: i64,
+    at: DateTime<Utc>,
+}
+
+/// The cells of one rebuilt hour.
+#[derive(Debug, Clone, Default)]
+pub struct HourCells {
+    pub hour: i64,
+    /// Per touch dimension code (traffic included), the encoded cell.
+    pub touches: Vec<(i16, Vec<u8>)>,
+    /// Per (dimension code, lookback days, model, name), the encoded cell.
+    pub credits: Vec<(i16, i32, String, String, Vec<u8>)>,
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+fn time(t: DateTime<Utc>) -> Value {
+    Value::ChronoDateTimeUtc(Some(Box::new(t)))
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Bumps the derived-data version in the caller's transaction.
+pub(super) async fn bump_version(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    derived_version::Entity::update_many()
+        .col_expr(
+            derived_version::Column::Version,
+            Expr::col(derived_version::Column::Version).add(1),
+        )
+        .filter(derived_version::Column::Id.eq(1))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Queues `hours` (their starts) for a rebuild with one fresh version, in
+/// the caller's transaction.
+pub(super) async fn mark_hours(
+    txn: &DatabaseTransaction,
+    hours: &BTreeSet<i64>,
+) -> Result<(), DbErr> {
+    if hours.is_empty() {
+        return Ok(());
+    }
+    let version = super::write::next_mark_version();
+    let hours: Vec<i64> = hours.iter().copied().collect();
+    for chunk in hours.chunks(500) {
+        dirty_hour::Entity::insert_many(chunk.iter().map(|h| dirty_hour::ActiveModel {
+            hour: sea_orm::Set(*h),
+            version: sea_orm::Set(version),
+        }))
+        .on_conflict(
+            OnConflict::column(dirty_hour::Column::Hour)
+                .update_column(dirty_hour::Column::Version)
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The derived-data version (see `reports::cache`), from the primary.
+    pub async fn derived_version(&self) -> Result<i64, DbErr> {
+        Ok(derived_version::Entity::find_by_id(1)
+            .one(&self.primary())
+            .await?
+            .map_or(0, |v| v.version))
+    }
+
+    /// Up to `limit` stale hours, oldest first, with their marks' versions.
+    pub async fn dirty_hours(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
+        Ok(dirty_hour::Entity::find()
+            .order_by_asc(dirty_hour::Column::Hour)
+            .limit(limit)
+            .all(&self.primary())
+            .await?
+            .into_iter()
+            .map(|d| (d.hour, d.version))
+            .collect())
+    }
+
+    /// How many hours await a rebuild.
+    pub async fn dirty_hour_count(&self) -> Result<u64, DbErr> {
+        use sea_orm::PaginatorTrait;
+        dirty_hour::Entity::find().count(&self.primary()).await
+    }
+
+    /// Gives every fingerprint with a touchpoint or a pageview in `[from,
+    /// to)` its dense visitor id (ids are never reused: an erased
+    /// fingerprint's id is simply gone).
+    pub async fn ensure_visitor_ids(&self, from: i64, to: i64) -> Result<(), DbErr> {
+        let backend = self.backend();
+        let p = |n| placeholder(backend, n);
+        let sql = format!(
+            "INSERT INTO visitor_ids (fingerprint) \
+             SELECT fingerprint FROM touchpoints WHERE at >= {} AND at < {} \
+             UNION SELECT fingerprint FROM pageviews WHERE created_at >= {} AND created_at < {} \
+             ON CONFLICT (fingerprint) DO NOTHING",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        );
+        let values = vec![time(at(from)), time(at(to)), time(at(from)), time(at(to))];
+        let _gate = self.write_turn().await;
+        let txn = self.begin().await?;
+        txn.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        txn.commit().await
+    }
+
+    /// Touchpoints in `[from, to)` with their visitors' ids.
+    pub async fn visitor_touches(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VisitorTouch>, DbErr> {
+        let backend = self.backend();
+        let sql = format!(
+            "SELECT v.id AS visitor, t.at, t.source, t.medium, t.campaign, t.channel, t.landing_page \
+             FROM touchpoints t JOIN visitor_ids v ON v.fingerprint = t.fingerprint \
+             WHERE t.at >= {} AND t.at < {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        );
+        VisitorTouch::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [time(from), time(to)],
+        ))
+        .all(&self.primary())
+        .await
+    }
+
+    /// The visitor id and time of every pageview in `[from, to)`.
+    pub async fn visitor_pageviews(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, DateTime<Utc>)>, DbErr> {
+        let backend = self.backend();
+        let sql = format!(
+            "SELECT v.id AS visitor, p.created_at AS at \
+             FROM pageviews p JOIN visitor_ids v ON v.fingerprint = p.fingerprint \
+             WHERE p.created_at >= {} AND p.created_at < {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        );
+        Ok(
+            VisitorOnly::find_by_statement(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [time(from), time(to)],
+            ))
+            .all(&self.primary())
+            .await?
+            .into_iter()
+            .map(|r| (r.visitor, r.at))
+            .collect(),
+        )
+    }
+
+    /// Every credit (all models, lookbacks, names) of conversions in `[from, to)`.
+    pub async fn credits_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<credit::Model>, DbErr> {
+        credit::Entity::find()
+            .filter(credit::Column::ConversionAt.gte(from))
+            .filter(credit::Column::ConversionAt.lt(to))
+            .all(&self.primary())
+            .await
+    }
+
+    /// Touch cells of one dimension with buckets in `[from, to)`, in bucket order.
+    pub async fn touch_cells(
+        &self,
+        grain: Grain,
+        dimension: i16,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, DbErr> {
+        use rollup_touch::Column as C;
+        rollup_touch::Entity::find()
+            .select_only()
+            .columns([C::Bucket, C::Data])
+            .filter(C::Grain.eq(grain.code()))
+            .filter(C::Dimension.eq(dimension))
+            .filter(C::Bucket.gte(from))
+            .filter(C::Bucket.lt(to))
+            .order_by_asc(C::Bucket)
+            .into_tuple()
+            .all(&self.primary())
+            .await
+    }
+
+    /// Credit cells of one (dimension, lookback, model) and some names with
+    /// buckets in `[from, to)`, in bucket order.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn credit_cells(
+        &self,
+        grain: Grain,
+        dimension: i16,
+        lookback_days: i32,
+        model: &str,
+        names: &[String],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64, Vec<u8>)>, DbErr> {
+        use rollup_credit::Column as C;
+        rollup_credit::Entity::find()
+            .select_only()
+            .columns([C::Name, C::Bucket, C::Data])
+            .filter(C::Grain.eq(grain.code()))
+            .filter(C::Dimension.eq(dimension))
+            .filter(C::LookbackDays.eq(lookback_days))
+            .filter(C::Model.eq(model))
+            .filter(C::Name.is_in(names.iter().cloned()))
+            .filter(C::Bucket.gte(from))
+            .filter(C::Bucket.lt(to))
+            .order_by_asc(C::Bucket)
+            .into_tuple()
+            .all(&self.primary())
+            .await
+    }
+
+    /// Credits under (`model`, `lookback_days`) of conversions named in
+    /// `names` in any of `ranges`.
+    pub async fn credits_in_ranges(
+        &self,
+        model: &str,
+        lookback_days: i32,
+        names: &[String],
+        ranges: &[TimeRange],
+    ) -> Result<Vec<credit::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in ranges.chunks(100) {
+            let mut any = Condition::any();
+            for r in chunk {
+                let mut one = Condition::all();
+                if let Some(from) = r.from {
+                    one = one.add(credit::Column::ConversionAt.gte(from));
+                }
+                if let Some(to) = r.to {
+                    one = one.add(credit::Column::ConversionAt.lt(to));
+                }
+                any = any.add(one);
+            }
+            out.extend(
+                credit::Entity::find()
+                    .filter(credit::Column::Model.eq(model))
+                    .filter(credit::Column::LookbackDays.eq(lookback_days))
+                    .filter(credit::Column::Name.is_in(names.iter().cloned()))
+                    .filter(any)
+                    .all(&self.primary())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Replaces the hourly cells of the rebuilt hours, recomputes the daily
+    /// cells of their days from the hourly ones, and removes each claimed
+    /// mark whose version is unchanged — one transaction. The hours were
+    /// computed before it, from rows read after the marks: a change that
+    /// landed in between re-marked its hour, which stays queued.
+    pub async fn replace_rollups(
+        &self,
+        claimed: &[(i64, i64)],
+        hours: Vec<HourCells>,
+    ) -> Result<(), DbErr> {
+        let _gate = self.write_turn().await;
+        let txn = self.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
+                .await?;
+        }
+        let rebuilt: Vec<i64> = hours.iter().map(|h| h.hour).collect();
+        for chunk in rebuilt.chunks(500) {
+            rollup_touch::Entity::delete_many()
+                .filter(rollup_touch::Column::Grain.eq(Grain::Hour.code()))
+                .filter(rollup_touch::Column::Bucket.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+            rollup_credit::Entity::delete_many()
+                .filter(rollup_credit::Column::Grain.eq(Grain::Hour.code()))
+                .filter(rollup_credit::Column::Bucket.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        let mut touches = Vec::new();
+        let mut credits = Vec::new();
+        for h in hours {
+            for (dimension, data) in h.touches {
+                touches.push(rollup_touch::Model {
+                    grain: Grain::Hour.code(),
+                    dimension,
+                    bucket: h.hour,
+                    data,
+                });
+            }
+            for (dimension, lookback_days, model, name, data) in h.credits {
+                credits.push(rollup_credit::Model {
+                    grain: Grain::Hour.code(),
+                    dimension,
+                    lookback_days,
+                    model,
+                    name,
+                    bucket: h.hour,
+                    data,
+                });
+            }
+        }
+        insert_cells(&txn, touches, credits).await?;
+        let days: BTreeSet<i64> = rebuilt.iter().map(|h| Grain::Day.floor(*h)).collect();
+        for day in days {
+            rebuild_day(&txn, day).await?;
+        }
+        for chunk in claimed.chunks(200) {
+            let mut matches = Condition::any();
+            for (hour, version) in chunk {
+                matches = matches.add(
+                    Condition::all()
+                        .add(dirty_hour::Column::Hour.eq(*hour))
+                        .add(dirty_hour::Column::Version.eq(*version)),
+                );
+            }
+            dirty_hour::Entity::delete_many()
+                .filter(matches)
+                .exec(&txn)
+                .await?;
+        }
+        bump_version(&txn).await?;
+        txn.commit().await
+    }
+}
+
+async fn insert_cells(
+    txn: &DatabaseTransaction,
+    touches: Vec<rollup_touch::Model>,
+    credits: Vec<rollup_credit::Model>,
+) -> Result<(), DbErr> {
+    use sea_orm::Set;
+    for chunk in touches.chunks(200) {
+        rollup_touch::Entity::insert_many(chunk.iter().cloned().map(|m| {
+            rollup_touch::ActiveModel {
+                grain: Set(m.grain),
+                dimension: Set(m.dimension),
+                bucket: Set(m.bucket),
+                data: Set(m.data),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    for chunk in credits.chunks(100) {
+        rollup_credit::Entity::insert_many(chunk.iter().cloned().map(|m| {
+            rollup_credit::ActiveModel {
+                grain: Set(m.grain),
+                dimension: Set(m.dimension),
+                lookback_days: Set(m.lookback_days),
+                model: Set(m.model),
+                name: Set(m.name),
+                bucket: Set(m.bucket),
+                data: Set(m.data),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Recomputes a day's cells as the merge of its hourly cells, in hour order.
+async fn rebuild_day(txn: &DatabaseTransaction, day: i64) -> Result<(), DbErr> {
+    let end = day + Grain::Day.seconds();
+    let hour_touches = rollup_touch::Entity::find()
+        .filter(rollup_touch::Column::Grain.eq(Grain::Hour.code()))
+        .filter(rollup_touch::Column::Bucket.gte(day))
+        .filter(rollup_touch::Column::Bucket.lt(end))
+        .order_by_asc(rollup_touch::Column::Bucket)
+        .all(txn)
+        .await?;
+    let mut touches: BTreeMap<i16, TouchCell> = BTreeMap::new();
+    for m in &hour_touches {
+        let cell = cells::decode_touches(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
+        cells::merge_touches(touches.entry(m.dimension).or_default(), &cell);
+    }
+    let hour_credits = rollup_credit::Entity::find()
+        .filter(rollup_credit::Column::Grain.eq(Grain::Hour.code()))
+        .filter(rollup_credit::Column::Bucket.gte(day))
+        .filter(rollup_credit::Column::Bucket.lt(end))
+        .order_by_asc(rollup_credit::Column::Bucket)
+        .all(txn)
+        .await?;
+    let mut credits: BTreeMap<(i16, i32, String, String), CreditCell> = BTreeMap::new();
+    for m in hour_credits {
+        let cell = cells::decode_credits(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
+        cells::merge_credits(
+            credits
+                .entry((m.dimension, m.lookback_days, m.model, m.name))
+                .or_default(),
+            &cell,
+        );
+    }
+    rollup_touch::Entity::delete_many()
+        .filter(rollup_touch::Column::Grain.eq(Grain::Day.code()))
+        .filter(rollup_touch::Column::Bucket.eq(day))
+        .exec(txn)
+        .await?;
+    rollup_credit::Entity::delete_many()
+        .filter(rollup_credit::Column::Grain.eq(Grain::Day.code()))
+        .filter(rollup_credit::Column::Bucket.eq(day))
+        .exec(txn)
+        .await?;
+    let touches = touches
+        .into_iter()
+        .map(|(dimension, cell)| rollup_touch::Model {
+            grain: Grain::Day.code(),
+            dimension,
+            bucket: day,
+            data: cells::encode_touches(&cell),
+        })
+        .collect();
+    let credits = credits
+        .into_iter()
+        .map(
+            |((dimension, lookback_days, model, name), cell)| rollup_credit::Model {
+                grain: Grain::Day.code(),
+                dimension,
+                lookback_days,
+                model,
+                name,
+                bucket: day,
+                data: cells::encode_credits(&cell),
+            },
+        )
+        .collect();
+    insert_cells(txn, touches, credits).await
+}
