@@ -22,6 +22,7 @@ mod materialize;
 mod postgres;
 mod readme;
 mod reports;
+mod rollups;
 mod schema;
 mod shutdown;
 mod spend;
