@@ -257,6 +257,9 @@ pub struct Materializer {
     /// `reports::cache`); here because the materialiser is what every
     /// report flushes and what changes that version.
     cache: ReportCache,
+    /// Set once the stored derived rows are known to follow this process's
+    /// settings (see `Store::align_derived_config`).
+    aligned: Arc<std::sync::atomic::AtomicBool>,
     /// One step at a time: two concurrent steps would claim disjoint marks
     /// but could write the same journey's credits twice.
     running: Arc<Mutex<()>>,
@@ -269,6 +272,7 @@ impl Materializer {
             settings,
             plan: Arc::new(plan),
             cache: ReportCache::default(),
+            aligned: Arc::default(),
             running: Arc::new(Mutex::new(())),
         }
     }
@@ -346,7 +350,23 @@ impl Materializer {
         self.step_locked().await
     }
 
+    /// The settings the derived rows depend on, as stored beside them.
+    fn derived_config(&self) -> String {
+        format!(
+            "session_timeout_secs={};lookbacks={:?};conversions={:?}",
+            self.settings.session_timeout.num_seconds(),
+            self.plan.lookbacks,
+            materialised_names(&self.settings)
+        )
+    }
+
     async fn step_locked(&self) -> Result<usize, DbErr> {
+        if !self.aligned.load(std::sync::atomic::Ordering::Acquire) {
+            if self.store.align_derived_config(&self.derived_config()).await? {
+                tracing::info!("derived rows were computed with other settings: recomputing them all");
+            }
+            self.aligned.store(true, std::sync::atomic::Ordering::Release);
+        }
         let claimed = self.store.dirty_fingerprints(STEP).await?;
         if claimed.is_empty() {
             return Ok(0);

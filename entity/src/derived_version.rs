@@ -9,6 +9,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: i32,
     pub version: i64,
+    /// The settings the derived rows were computed with (session timeout,
+    /// lookbacks, conversion names), as `materialize` renders them.
+    #[sea_orm(column_type = "Text")]
+    pub config: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

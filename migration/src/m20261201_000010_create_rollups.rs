@@ -11,7 +11,9 @@
 //! - `dirty_hours`: the hours whose cells are stale (the materialiser's
 //!   second queue, versioned like `dirty_fingerprints`).
 //! - `derived_version`: one counter bumped by every change of derived data
-//!   or spend; what the report cache is keyed by.
+//!   or spend; what the report cache is keyed by. Beside it, the settings
+//!   the derived rows were computed with: a process started with others
+//!   re-queues everything.
 //! - `credits.lookback_days`: credits are materialised for several lookbacks.
 //!
 //! Existing derived rows are dropped and every fingerprint and pageview hour
@@ -63,6 +65,7 @@ enum DerivedVersion {
     Table,
     Id,
     Version,
+    Config,
 }
 
 #[derive(DeriveIden)]
@@ -198,6 +201,12 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(DerivedVersion::Version)
                             .big_integer()
                             .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DerivedVersion::Config)
+                            .text()
+                            .not_null()
+                            .default(""),
                     )
                     .to_owned(),
             )

@@ -153,7 +153,8 @@ pub struct CreditStats {
     pub converted_from_trial: u32,
     pub pageviews_before: i64,
     pub pageviews_after: i64,
-    /// Their times to convert, sorted.
+    /// Their times to convert (sorted within an hour's cell; a merged cell
+    /// holds them in bucket order).
     pub times_to_convert: Vec<i64>,
 }
 
@@ -166,9 +167,10 @@ impl CreditStats {
         self.converted_from_trial += other.converted_from_trial;
         self.pageviews_before += other.pageviews_before;
         self.pageviews_after += other.pageviews_after;
+        // Unsorted: a range merges hundreds of cells, and the statistics
+        // sort once at the end (`TimeStats::of`).
         self.times_to_convert
             .extend_from_slice(&other.times_to_convert);
-        self.times_to_convert.sort_unstable();
     }
 }
 

@@ -109,6 +109,48 @@ impl Store {
             .map_or(0, |v| v.version))
     }
 
+    /// Makes the derived rows follow `config` (the settings they are computed
+    /// with): when the database holds rows computed with other settings (or
+    /// none yet), every fingerprint is queued again. Returns whether it was.
+    pub async fn align_derived_config(&self, config: &str) -> Result<bool, DbErr> {
+        let _gate = self.write_turn().await;
+        let txn = self.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
+                .await?;
+        } else {
+            // Take SQLite's write lock before reading (see `erase_user`).
+            bump_version(&txn).await?;
+        }
+        let stored = derived_version::Entity::find_by_id(1).one(&txn).await?;
+        if stored.as_ref().is_some_and(|v| v.config == config) {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        let version = super::write::next_mark_version();
+        for table in ["pageviews", "events"] {
+            txn.execute(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                format!(
+                    "INSERT INTO dirty_fingerprints (fingerprint, version) \
+                     SELECT DISTINCT fingerprint, {} FROM {table} WHERE true \
+                     ON CONFLICT (fingerprint) DO UPDATE SET version = excluded.version",
+                    placeholder(txn.get_database_backend(), 1)
+                ),
+                [Value::BigInt(Some(version))],
+            ))
+            .await?;
+        }
+        derived_version::Entity::update_many()
+            .col_expr(derived_version::Column::Config, Expr::value(config))
+            .filter(derived_version::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+        bump_version(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Up to `limit` stale hours, oldest first, with their marks' versions.
     pub async fn dirty_hours(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
         Ok(dirty_hour::Entity::find()
@@ -146,6 +188,12 @@ impl Store {
         let values = vec![time(at(from)), time(at(to)), time(at(from)), time(at(to))];
         let _gate = self.write_turn().await;
         let txn = self.begin().await?;
+        if backend == DbBackend::Postgres {
+            // Two processes inserting overlapping fingerprints could deadlock
+            // on the unique index; take turns like every derived write.
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
+                .await?;
+        }
         txn.execute(Statement::from_sql_and_values(backend, sql, values))
             .await?;
         txn.commit().await

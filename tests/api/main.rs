@@ -5,6 +5,7 @@ mod attribution;
 mod auth;
 mod bench;
 mod browser;
+mod cache;
 mod concurrency;
 mod connections;
 mod demo;
