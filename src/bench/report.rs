@@ -5,6 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::sizes::Sizes;
+
 /// One measured step.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -60,13 +62,26 @@ impl Step {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub database: String,
+    /// `"quick"`, `"standard"` or `"scale"`.
+    pub mode: &'static str,
+    pub visitors: u32,
+    pub days: u32,
+    pub seed: u64,
     pub pageviews: usize,
     pub events: usize,
     pub signups: usize,
     pub quick: bool,
     pub steps: Vec<Step>,
+    /// Tables on disk after the materialiser caught up.
+    pub sizes: Option<Sizes>,
     pub peak_server_memory: Option<u64>,
+    /// Peak resident memory of the bench process (client and generator).
+    pub peak_bench_memory: Option<u64>,
     pub finished_at: DateTime<Utc>,
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -74,28 +89,30 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Report {
-    pub fn new(
-        database: &str,
-        pageviews: usize,
-        events: usize,
-        signups: usize,
-        quick: bool,
-    ) -> Self {
+    /// An empty report of a run in `mode` over `params`; the dataset's
+    /// counts are filled in as it is sent.
+    pub fn new(database: &str, mode: &'static str, params: &crate::demo::Params) -> Self {
         Self {
             database: crate::store::redact(database),
-            pageviews,
-            events,
-            signups,
-            quick,
+            mode,
+            visitors: params.visitors,
+            days: params.days,
+            seed: params.seed,
+            pageviews: 0,
+            events: 0,
+            signups: 0,
+            quick: mode == "quick",
             steps: Vec::new(),
+            sizes: None,
             peak_server_memory: None,
+            peak_bench_memory: None,
             finished_at: Utc::now(),
         }
     }
 
     pub fn push(&mut self, step: Step) {
         eprintln!(
-            "  {:<58} {:>10.0}/s  p50 {:>8.2} ms  p99 {:>8.2} ms",
+            "  {:<64} {:>10.0}/s  p50 {:>8.2} ms  p99 {:>8.2} ms",
             step.name,
             step.throughput(),
             ms(step.p50),
@@ -134,22 +151,25 @@ impl Report {
     /// A fixed-width table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "growth-analytics benchmark{} — {} pageviews, {} events, {} signups, database {}\n\n",
-            if self.quick { " (quick)" } else { "" },
+            "growth-analytics benchmark ({}: {} visitors over {} days, seed {}) — {} pageviews, {} events, {} signups, database {}\n\n",
+            self.mode,
+            self.visitors,
+            self.days,
+            self.seed,
             self.pageviews,
             self.events,
             self.signups,
             self.database
         );
         out.push_str(&format!(
-            "| {:<58} | {:>9} | {:>12} | {:>9} | {:>9} | {:>9} |\n|{}|{}|{}|{}|{}|{}|\n",
+            "| {:<64} | {:>9} | {:>12} | {:>9} | {:>9} | {:>9} |\n|{}|{}|{}|{}|{}|{}|\n",
             "step",
             "requests",
             "items/s",
             "p50 ms",
             "p99 ms",
             "max ms",
-            "-".repeat(60),
+            "-".repeat(66),
             "-".repeat(11),
             "-".repeat(14),
             "-".repeat(11),
@@ -158,7 +178,7 @@ impl Report {
         ));
         for s in &self.steps {
             out.push_str(&format!(
-                "| {:<58} | {:>9} | {:>12.0} | {:>9.2} | {:>9.2} | {:>9.2} |\n",
+                "| {:<64} | {:>9} | {:>12.0} | {:>9.2} | {:>9.2} | {:>9.2} |\n",
                 s.name,
                 s.requests,
                 s.throughput(),
@@ -174,8 +194,51 @@ impl Report {
         if let Some(peak) = self.peak_server_memory {
             out.push_str(&format!(
                 "peak server memory (VmHWM): {:.1} MiB\n",
-                peak as f64 / 1024.0 / 1024.0
+                mib(peak)
             ));
+        }
+        if let Some(peak) = self.peak_bench_memory {
+            out.push_str(&format!(
+                "peak bench-process memory (VmHWM): {:.1} MiB\n",
+                mib(peak)
+            ));
+        }
+        if let Some(sizes) = &self.sizes {
+            out.push_str(&format!(
+                "\nsize on disk after the materialiser caught up ({}{}):\n\n| {:<16} | {:>12} | {:>12} |\n|{}|{}|{}|\n",
+                sizes.method,
+                match sizes.method {
+                    "dbstat" => ": table and its indexes",
+                    "file size" => ": no dbstat, whole file only",
+                    _ => ": heap, indexes, TOAST",
+                },
+                "table",
+                "MiB",
+                "rows",
+                "-".repeat(18),
+                "-".repeat(14),
+                "-".repeat(14)
+            ));
+            for t in &sizes.tables {
+                let (size, rows) = if t.present {
+                    (
+                        t.bytes.map_or("—".to_owned(), |b| format!("{:.1}", mib(b))),
+                        t.rows.map_or("—".to_owned(), |r| r.to_string()),
+                    )
+                } else {
+                    ("absent".to_owned(), String::new())
+                };
+                out.push_str(&format!(
+                    "| {:<16} | {:>12} | {:>12} |\n",
+                    t.table, size, rows
+                ));
+            }
+            if let Some(file) = sizes.file_bytes {
+                out.push_str(&format!(
+                    "database file with its WAL: {:.1} MiB\n",
+                    mib(file)
+                ));
+            }
         }
         out
     }
@@ -185,9 +248,28 @@ impl Report {
         json!({
             "database": self.database,
             "quick": self.quick,
-            "dataset": { "pageviews": self.pageviews, "events": self.events, "signups": self.signups },
+            "mode": self.mode,
+            "dataset": {
+                "visitors": self.visitors,
+                "days": self.days,
+                "seed": self.seed,
+                "pageviews": self.pageviews,
+                "events": self.events,
+                "signups": self.signups,
+            },
             "finished_at": self.finished_at.to_rfc3339(),
             "peak_server_memory_bytes": self.peak_server_memory,
+            "peak_bench_memory_bytes": self.peak_bench_memory,
+            "table_sizes": self.sizes.as_ref().map(|s| json!({
+                "method": s.method,
+                "file_bytes": s.file_bytes,
+                "tables": s.tables.iter().map(|t| json!({
+                    "table": t.table,
+                    "present": t.present,
+                    "bytes": t.bytes,
+                    "rows": t.rows,
+                })).collect::<Vec<_>>(),
+            })),
             "steps": self.steps.iter().map(|s| json!({
                 "name": s.name,
                 "requests": s.requests,
