@@ -362,10 +362,17 @@ impl Materializer {
 
     async fn step_locked(&self) -> Result<usize, DbErr> {
         if !self.aligned.load(std::sync::atomic::Ordering::Acquire) {
-            if self.store.align_derived_config(&self.derived_config()).await? {
-                tracing::info!("derived rows were computed with other settings: recomputing them all");
+            if self
+                .store
+                .align_derived_config(&self.derived_config())
+                .await?
+            {
+                tracing::info!(
+                    "derived rows were computed with other settings: recomputing them all"
+                );
             }
-            self.aligned.store(true, std::sync::atomic::Ordering::Release);
+            self.aligned
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         let claimed = self.store.dirty_fingerprints(STEP).await?;
         if claimed.is_empty() {

@@ -222,13 +222,19 @@ impl Load {
                 .await?
                 .text()
                 .await?;
-            let dirty: u64 = text
-                .lines()
-                .find_map(|l| l.strip_prefix("growth_analytics_dirty_fingerprints "))
-                .and_then(|v| v.trim().parse().ok())
+            let gauge = |name: &str| -> Option<u64> {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+            };
+            let dirty = gauge("growth_analytics_dirty_fingerprints ")
                 .context("no dirty-fingerprint gauge in /metrics")?;
+            // Older servers (`--server-bin`) have no rollups and no gauge.
+            let hours = gauge("growth_analytics_dirty_hours ").unwrap_or(0);
             first.get_or_insert(dirty);
-            if dirty == 0 {
+            // Caught up: every fingerprint recomputed and every hour's
+            // rollups rebuilt.
+            if dirty == 0 && hours == 0 {
                 break;
             }
             anyhow::ensure!(
