@@ -53,9 +53,10 @@ const STEP: u64 = 300;
 /// Hours rebuilt per rollup step: two days of a bulk load at once.
 const HOUR_STEP: u64 = 48;
 
-/// How long the background task lets steady ingest postpone a rollup
-/// rebuild (reports rebuild what is queued anyway, before they read).
-const REBUILD_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+/// How long the background task lets a bulk load postpone rollup rebuilds
+/// (reports rebuild what is queued anyway, before they read): rebuilding
+/// hours that the next steps will change again is wasted work.
+const REBUILD_AT_LEAST_EVERY: Duration = Duration::from_secs(30);
 
 /// What is materialised beyond the default: the lookbacks whose credits are
 /// kept, and whether reports read rollups.
@@ -224,23 +225,30 @@ pub fn hour_cells(
         out.touches
             .push((CellDim::Traffic.code(), cells::encode_touches(&traffic)));
     }
-    let mut groups: BTreeMap<(i32, String, String), Vec<Credited>> = BTreeMap::new();
+    // Per (lookback, name), per model, the credits.
+    let mut groups: BTreeMap<(i32, String), BTreeMap<String, Vec<Credited>>> = BTreeMap::new();
     for c in credits {
         groups
-            .entry((c.lookback_days, c.model.clone(), c.name.clone()))
+            .entry((c.lookback_days, c.name.clone()))
+            .or_default()
+            .entry(c.model.clone())
             .or_default()
             .push(source::credited_of(c));
     }
-    for ((lookback, model, name), rows) in groups {
-        let refs: Vec<&Credited> = rows.iter().collect();
+    for ((lookback, name), models) in groups {
         for dim in CellDim::CREDITS {
-            let cell = cells::credit_cell(dim, &refs);
+            let packed: cells::ModelCells = models
+                .iter()
+                .map(|(model, rows)| {
+                    let refs: Vec<&Credited> = rows.iter().collect();
+                    (model.clone(), cells::credit_cell(dim, &refs))
+                })
+                .collect();
             out.credits.push((
                 dim.code(),
                 lookback,
-                model.clone(),
                 name.clone(),
-                cells::encode_credits(&cell),
+                cells::encode_models(&packed),
             ));
         }
     }
@@ -281,6 +289,12 @@ impl Materializer {
         &self.plan
     }
 
+    /// Whether this process checked that the stored derived rows follow its
+    /// settings (its first step does).
+    pub fn is_aligned(&self) -> bool {
+        self.aligned.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn cache(&self) -> &ReportCache {
         &self.cache
     }
@@ -306,8 +320,8 @@ impl Materializer {
         }
         let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
         let mut hours = Vec::with_capacity(claimed.len());
+        self.store.ensure_visitor_ids(&runs).await?;
         for (from, to) in runs {
-            self.store.ensure_visitor_ids(from, to).await?;
             let mut touches: BTreeMap<i64, Vec<VisitorTouch>> = BTreeMap::new();
             for t in self.store.visitor_touches(at(from), at(to)).await? {
                 touches
@@ -431,11 +445,11 @@ impl Materializer {
                         continue;
                     }
                 };
-                // Hours are rebuilt once the fingerprints are done (a bulk
-                // load then rebuilds each hour once), or at least every
-                // second under steady ingest.
+                // Hours are rebuilt once the fingerprint queue is short (a
+                // step did not fill up: live traffic), so a bulk load
+                // rebuilds each hour about once, at its end.
                 let mut rebuilt = 0;
-                if stepped == 0 || rebuilt_at.elapsed() >= REBUILD_AT_LEAST_EVERY {
+                if stepped < STEP as usize || rebuilt_at.elapsed() >= REBUILD_AT_LEAST_EVERY {
                     rebuilt_at = Instant::now();
                     match self.rebuild().await {
                         Ok(n) => rebuilt = n,

@@ -1,6 +1,6 @@
 //! One rollup cell of credits: every key's credit sums, counts and times to
-//! convert for one (dimension, lookback, model, conversion name) in one
-//! bucket, encoded in `data`.
+//! convert for one (dimension, lookback, conversion name) in one bucket,
+//! under every model, encoded in `data`.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,8 +13,6 @@ pub struct Model {
     pub dimension: i16,
     #[sea_orm(primary_key, auto_increment = false)]
     pub lookback_days: i32,
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub model: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub name: String,
     /// The bucket's start, in seconds since the epoch.

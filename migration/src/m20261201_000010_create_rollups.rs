@@ -6,8 +6,8 @@
 //!   visitor bitmaps.
 //! - `rollup_touches`: per (grain, bucket, dimension) every key's touchpoint
 //!   count and visitor bitmap (dimension `traffic`: pageviews).
-//! - `rollup_credits`: per (grain, bucket, dimension, lookback, model, name)
-//!   every key's credit sums, counts and times to convert.
+//! - `rollup_credits`: per (grain, bucket, dimension, lookback, name) every
+//!   key's credit sums, counts and times to convert, under every model.
 //! - `dirty_hours`: the hours whose cells are stale (the materialiser's
 //!   second queue, versioned like `dirty_fingerprints`).
 //! - `derived_version`: one counter bumped by every change of derived data
@@ -47,7 +47,6 @@ enum RollupCredits {
     Grain,
     Dimension,
     LookbackDays,
-    Model,
     Name,
     Bucket,
     Data,
@@ -151,7 +150,6 @@ impl MigrationTrait for Migration {
                             .integer()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(RollupCredits::Model).string().not_null())
                     .col(ColumnDef::new(RollupCredits::Name).string().not_null())
                     .col(
                         ColumnDef::new(RollupCredits::Bucket)
@@ -164,7 +162,6 @@ impl MigrationTrait for Migration {
                             .col(RollupCredits::Grain)
                             .col(RollupCredits::Dimension)
                             .col(RollupCredits::LookbackDays)
-                            .col(RollupCredits::Model)
                             .col(RollupCredits::Name)
                             .col(RollupCredits::Bucket),
                     )

@@ -226,14 +226,18 @@ fn rollup_reading<'a>(
     )
 }
 
-/// Flushes the materialiser, then reads the derived-data version: a cached
-/// answer at that version is exactly what computing now would give.
+/// The derived-data version once nothing acknowledged awaits the
+/// materialiser (flushing it first if something does): a cached answer at
+/// that version is exactly what computing now would give.
 async fn current<'m>(
     store: &Store,
     materializer: &'m Materializer,
 ) -> async_graphql::Result<(i64, &'m ReportCache)> {
-    materializer.flush().await.map_err(internal)?;
-    let version = store.derived_version().await.map_err(internal)?;
+    let (mut version, queued) = store.derived_state().await.map_err(internal)?;
+    if queued || !materializer.is_aligned() {
+        materializer.flush().await.map_err(internal)?;
+        version = store.derived_version().await.map_err(internal)?;
+    }
     Ok((version, materializer.cache()))
 }
 

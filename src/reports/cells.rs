@@ -274,13 +274,41 @@ pub fn merge_touches(into: &mut TouchCell, other: &TouchCell) {
     }
 }
 
-pub fn encode_credits(cell: &CreditCell) -> Vec<u8> {
-    // A map of plain data always serialises.
-    postcard::to_allocvec(cell).unwrap_or_default()
+/// One bucket's credit cells under every model, by model name: stored as
+/// one blob, every model's cell encoded on its own so a report decodes only
+/// the model it asks for (a conversion changes all six at once, so they are
+/// written together).
+pub type ModelCells = BTreeMap<String, CreditCell>;
+
+pub fn encode_models(cells: &ModelCells) -> Vec<u8> {
+    let parts: Vec<(&str, Vec<u8>)> = cells
+        .iter()
+        // A map of plain data always serialises.
+        .map(|(m, c)| (m.as_str(), postcard::to_allocvec(c).unwrap_or_default()))
+        .collect();
+    postcard::to_allocvec(&parts).unwrap_or_default()
 }
 
-pub fn decode_credits(bytes: &[u8]) -> Result<CreditCell, CellError> {
-    postcard::from_bytes(bytes).map_err(|e| CellError(e.to_string()))
+/// The cell of one model (empty when the bucket has none).
+pub fn decode_model(bytes: &[u8], model: &str) -> Result<CreditCell, CellError> {
+    let parts: Vec<(&str, &[u8])> =
+        postcard::from_bytes(bytes).map_err(|e| CellError(e.to_string()))?;
+    match parts.into_iter().find(|(m, _)| *m == model) {
+        Some((_, cell)) => postcard::from_bytes(cell).map_err(|e| CellError(e.to_string())),
+        None => Ok(CreditCell::new()),
+    }
+}
+
+pub fn decode_models(bytes: &[u8]) -> Result<ModelCells, CellError> {
+    let parts: Vec<(&str, &[u8])> =
+        postcard::from_bytes(bytes).map_err(|e| CellError(e.to_string()))?;
+    parts
+        .into_iter()
+        .map(|(m, cell)| {
+            let cell = postcard::from_bytes(cell).map_err(|e| CellError(e.to_string()))?;
+            Ok((m.to_owned(), cell))
+        })
+        .collect()
 }
 
 pub fn encode_touches(cell: &TouchCell) -> Vec<u8> {
@@ -494,10 +522,12 @@ mod tests {
             let (early, late): (Vec<&Credited>, Vec<&Credited>) =
                 credits.iter().partition(|c| c.at.timestamp() < 86_400);
             let mut merged = credit_cell(dim, &early);
-            merge_credits(
-                &mut merged,
-                &decode_credits(&encode_credits(&credit_cell(dim, &late))).unwrap(),
-            );
+            let packed = encode_models(&ModelCells::from([(
+                "LINEAR".to_owned(),
+                credit_cell(dim, &late),
+            )]));
+            merge_credits(&mut merged, &decode_model(&packed, "LINEAR").unwrap());
+            assert!(decode_model(&packed, "LAST_CLICK").unwrap().is_empty());
             let ids = |t: &Touch| t.fingerprint[1..].parse::<u32>().unwrap();
             let (t1, t2): (Vec<&Touch>, Vec<&Touch>) =
                 touches.iter().partition(|t| t.at.timestamp() < 86_400);

@@ -44,18 +44,10 @@ async fn add_credit_cells(
     into: &mut BTreeMap<String, CreditCell>,
 ) -> Result<(), DbErr> {
     for (name, _, data) in store
-        .credit_cells(
-            grain,
-            dim.code(),
-            r.lookback_days,
-            r.model.as_str(),
-            names,
-            from,
-            to,
-        )
+        .credit_cells(grain, dim.code(), r.lookback_days, names, from, to)
         .await?
     {
-        let cell = cells::decode_credits(&data).map_err(bad_cell)?;
+        let cell = cells::decode_model(&data, r.model.as_str()).map_err(bad_cell)?;
         cells::merge_credits(into.entry(name).or_default(), &cell);
     }
     Ok(())
@@ -266,9 +258,6 @@ fn runs(mut spans: Vec<(i64, i64)>, gap: i64) -> Vec<(i64, i64)> {
     out
 }
 
-/// Raw pieces beyond this many are read as one range and sorted out here.
-const RAW_QUERIES: usize = 8;
-
 /// The conversions per bucket between `edges`, grouped by `group`.
 pub async fn series(
     store: &Store,
@@ -292,40 +281,24 @@ pub async fn series(
     for (grain, spans) in spans {
         for (from, to) in runs(spans, Grain::Day.seconds()) {
             for (_, bucket, data) in store
-                .credit_cells(
-                    grain,
-                    dim.code(),
-                    r.lookback_days,
-                    r.model.as_str(),
-                    &names,
-                    from,
-                    to,
-                )
+                .credit_cells(grain, dim.code(), r.lookback_days, &names, from, to)
                 .await?
             {
-                fetched.insert(
-                    (grain, bucket),
-                    cells::decode_credits(&data).map_err(bad_cell)?,
-                );
+                let cell = cells::decode_model(&data, r.model.as_str()).map_err(bad_cell)?;
+                fetched.insert((grain, bucket), cell);
             }
         }
     }
     // The raw credits of each bucket's sub-hour ends.
     let mut raw_by_bucket: Vec<Vec<Credited>> = vec![Vec::new(); per_bucket.len()];
     if !raw.is_empty() {
-        let ranges: Vec<TimeRange> = if raw.len() > RAW_QUERIES {
-            vec![TimeRange {
-                from: raw.first().map(|r| r.0),
-                to: raw.last().map(|r| r.1),
-            }]
-        } else {
-            raw.iter()
-                .map(|(from, to)| TimeRange {
-                    from: Some(*from),
-                    to: Some(*to),
-                })
-                .collect()
-        };
+        let ranges: Vec<TimeRange> = raw
+            .iter()
+            .map(|(from, to)| TimeRange {
+                from: Some(*from),
+                to: Some(*to),
+            })
+            .collect();
         for c in store
             .credits_in_ranges(r.model.as_str(), r.lookback_days, &names, &ranges)
             .await?

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::derived::DERIVED_LOCK_KEY;
 use super::{Store, TimeRange};
-use crate::reports::cells::{self, CreditCell, Grain, TouchCell};
+use crate::reports::cells::{self, Grain, ModelCells, TouchCell};
 
 /// A touchpoint with its visitor's dense id, as an hour's rebuild and a
 /// range's raw ends read it.
@@ -41,8 +41,9 @@ pub struct HourCells {
     pub hour: i64,
     /// Per touch dimension code (traffic included), the encoded cell.
     pub touches: Vec<(i16, Vec<u8>)>,
-    /// Per (dimension code, lookback days, model, name), the encoded cell.
-    pub credits: Vec<(i16, i32, String, String, Vec<u8>)>,
+    /// Per (dimension code, lookback days, name), the encoded cells of
+    /// every model.
+    pub credits: Vec<(i16, i32, String, Vec<u8>)>,
 }
 
 fn placeholder(backend: DbBackend, n: usize) -> String {
@@ -151,6 +152,24 @@ impl Store {
         Ok(true)
     }
 
+    /// The derived-data version, and whether anything awaits the
+    /// materialiser (a fingerprint or an hour): one statement, the whole
+    /// cost of a cached report.
+    pub async fn derived_state(&self) -> Result<(i64, bool), DbErr> {
+        #[derive(FromQueryResult)]
+        struct State {
+            version: i64,
+            queued: i32,
+        }
+        let sql = "SELECT version, CASE WHEN EXISTS (SELECT 1 FROM dirty_fingerprints) \
+                   OR EXISTS (SELECT 1 FROM dirty_hours) THEN 1 ELSE 0 END AS queued \
+                   FROM derived_version WHERE id = 1";
+        let state = State::find_by_statement(Statement::from_string(self.backend(), sql))
+            .one(&self.primary())
+            .await?;
+        Ok(state.map_or((0, true), |s| (s.version, s.queued != 0)))
+    }
+
     /// Up to `limit` stale hours, oldest first, with their marks' versions.
     pub async fn dirty_hours(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
         Ok(dirty_hour::Entity::find()
@@ -169,10 +188,10 @@ impl Store {
         dirty_hour::Entity::find().count(&self.primary()).await
     }
 
-    /// Gives every fingerprint with a touchpoint or a pageview in `[from,
-    /// to)` its dense visitor id (ids are never reused: an erased
-    /// fingerprint's id is simply gone).
-    pub async fn ensure_visitor_ids(&self, from: i64, to: i64) -> Result<(), DbErr> {
+    /// Gives every fingerprint with a touchpoint or a pageview in one of the
+    /// `[from, to)` spans its dense visitor id (ids are never reused: an
+    /// erased fingerprint's id is simply gone). One transaction.
+    pub async fn ensure_visitor_ids(&self, spans: &[(i64, i64)]) -> Result<(), DbErr> {
         let backend = self.backend();
         let p = |n| placeholder(backend, n);
         let sql = format!(
@@ -185,7 +204,6 @@ impl Store {
             p(3),
             p(4)
         );
-        let values = vec![time(at(from)), time(at(to)), time(at(from)), time(at(to))];
         let _gate = self.write_turn().await;
         let txn = self.begin().await?;
         if backend == DbBackend::Postgres {
@@ -194,8 +212,16 @@ impl Store {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
                 .await?;
         }
-        txn.execute(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        for (from, to) in spans {
+            let values = vec![
+                time(at(*from)),
+                time(at(*to)),
+                time(at(*from)),
+                time(at(*to)),
+            ];
+            txn.execute(Statement::from_sql_and_values(backend, sql.clone(), values))
+                .await?;
+        }
         txn.commit().await
     }
 
@@ -285,15 +311,13 @@ impl Store {
             .await
     }
 
-    /// Credit cells of one (dimension, lookback, model) and some names with
-    /// buckets in `[from, to)`, in bucket order.
-    #[allow(clippy::too_many_arguments)]
+    /// Credit cells (every model) of one (dimension, lookback) and some
+    /// names with buckets in `[from, to)`, in bucket order.
     pub async fn credit_cells(
         &self,
         grain: Grain,
         dimension: i16,
         lookback_days: i32,
-        model: &str,
         names: &[String],
         from: i64,
         to: i64,
@@ -305,7 +329,6 @@ impl Store {
             .filter(C::Grain.eq(grain.code()))
             .filter(C::Dimension.eq(dimension))
             .filter(C::LookbackDays.eq(lookback_days))
-            .filter(C::Model.eq(model))
             .filter(C::Name.is_in(names.iter().cloned()))
             .filter(C::Bucket.gte(from))
             .filter(C::Bucket.lt(to))
@@ -316,7 +339,9 @@ impl Store {
     }
 
     /// Credits under (`model`, `lookback_days`) of conversions named in
-    /// `names` in any of `ranges`.
+    /// `names` in any of `ranges`: one statement per hundred ranges, a
+    /// `UNION ALL` of index range scans (an `OR` of ranges would scan every
+    /// credit of the model instead).
     pub async fn credits_in_ranges(
         &self,
         model: &str,
@@ -324,25 +349,33 @@ impl Store {
         names: &[String],
         ranges: &[TimeRange],
     ) -> Result<Vec<credit::Model>, DbErr> {
+        use sea_orm::sea_query::UnionType;
+        use sea_orm::QueryTrait;
+        let one = |r: &TimeRange| {
+            let mut q = credit::Entity::find()
+                .filter(credit::Column::Model.eq(model))
+                .filter(credit::Column::LookbackDays.eq(lookback_days))
+                .filter(credit::Column::Name.is_in(names.iter().cloned()));
+            if let Some(from) = r.from {
+                q = q.filter(credit::Column::ConversionAt.gte(from));
+            }
+            if let Some(to) = r.to {
+                q = q.filter(credit::Column::ConversionAt.lt(to));
+            }
+            q.into_query()
+        };
+        let backend = self.backend();
         let mut out = Vec::new();
         for chunk in ranges.chunks(100) {
-            let mut any = Condition::any();
-            for r in chunk {
-                let mut one = Condition::all();
-                if let Some(from) = r.from {
-                    one = one.add(credit::Column::ConversionAt.gte(from));
-                }
-                if let Some(to) = r.to {
-                    one = one.add(credit::Column::ConversionAt.lt(to));
-                }
-                any = any.add(one);
+            let Some((first, rest)) = chunk.split_first() else {
+                continue;
+            };
+            let mut query = one(first);
+            for r in rest {
+                query.union(UnionType::All, one(r));
             }
             out.extend(
-                credit::Entity::find()
-                    .filter(credit::Column::Model.eq(model))
-                    .filter(credit::Column::LookbackDays.eq(lookback_days))
-                    .filter(credit::Column::Name.is_in(names.iter().cloned()))
-                    .filter(any)
+                credit::Model::find_by_statement(backend.build(&query))
                     .all(&self.primary())
                     .await?,
             );
@@ -390,12 +423,11 @@ impl Store {
                     data,
                 });
             }
-            for (dimension, lookback_days, model, name, data) in h.credits {
+            for (dimension, lookback_days, name, data) in h.credits {
                 credits.push(rollup_credit::Model {
                     grain: Grain::Hour.code(),
                     dimension,
                     lookback_days,
-                    model,
                     name,
                     bucket: h.hour,
                     data,
@@ -450,7 +482,6 @@ async fn insert_cells(
                 grain: Set(m.grain),
                 dimension: Set(m.dimension),
                 lookback_days: Set(m.lookback_days),
-                model: Set(m.model),
                 name: Set(m.name),
                 bucket: Set(m.bucket),
                 data: Set(m.data),
@@ -484,15 +515,15 @@ async fn rebuild_day(txn: &DatabaseTransaction, day: i64) -> Result<(), DbErr> {
         .order_by_asc(rollup_credit::Column::Bucket)
         .all(txn)
         .await?;
-    let mut credits: BTreeMap<(i16, i32, String, String), CreditCell> = BTreeMap::new();
+    let mut credits: BTreeMap<(i16, i32, String), ModelCells> = BTreeMap::new();
     for m in hour_credits {
-        let cell = cells::decode_credits(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
-        cells::merge_credits(
-            credits
-                .entry((m.dimension, m.lookback_days, m.model, m.name))
-                .or_default(),
-            &cell,
-        );
+        let models = cells::decode_models(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let day = credits
+            .entry((m.dimension, m.lookback_days, m.name))
+            .or_default();
+        for (model, cell) in models {
+            cells::merge_credits(day.entry(model).or_default(), &cell);
+        }
     }
     rollup_touch::Entity::delete_many()
         .filter(rollup_touch::Column::Grain.eq(Grain::Day.code()))
@@ -516,14 +547,13 @@ async fn rebuild_day(txn: &DatabaseTransaction, day: i64) -> Result<(), DbErr> {
     let credits = credits
         .into_iter()
         .map(
-            |((dimension, lookback_days, model, name), cell)| rollup_credit::Model {
+            |((dimension, lookback_days, name), models)| rollup_credit::Model {
                 grain: Grain::Day.code(),
                 dimension,
                 lookback_days,
-                model,
                 name,
                 bucket: day,
-                data: cells::encode_credits(&cell),
+                data: cells::encode_models(&models),
             },
         )
         .collect();
