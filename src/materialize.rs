@@ -20,9 +20,10 @@
 //! every hour whose touchpoints or credits it changed (old rows against new
 //! ones); a stored pageview queues its hour in the write's transaction. A
 //! rebuild then recomputes each queued hour's cells from the derived rows of
-//! that hour, and each of their days from its 24 hourly cells, and removes
-//! the marks whose version is unchanged — the same optimistic scheme as the
-//! fingerprints. Rebuilding a whole hour from its rows, rather than patching
+//! that hour and removes the marks whose version is unchanged — the same
+//! optimistic scheme as the fingerprints — queueing the hours' days; a day
+//! is then merged from its 24 hourly cells, optimistically too, so no lock
+//! is held while cells are decoded and merged. Rebuilding a whole hour from its rows, rather than patching
 //! cells row by row, is what keeps them exact (bitmaps, medians, float sums
 //! in a fixed order) and cheap under a bulk load: every step of an import
 //! touches the same hours, which are rebuilt once when the queue drains.
@@ -52,6 +53,13 @@ const STEP: u64 = 300;
 
 /// Hours rebuilt per rollup step: two days of a bulk load at once.
 const HOUR_STEP: u64 = 48;
+
+/// Days merged from their hours per step.
+const DAY_STEP: u64 = 8;
+
+/// The background task rebuilds rollups at most this often while ingest
+/// goes on, so a stream of webhooks (each dirtying an hour) is batched.
+const REBUILD_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 
 /// How long the background task lets a bulk load postpone rollup rebuilds
 /// (reports rebuild what is queued anyway, before they read): rebuilding
@@ -255,6 +263,58 @@ pub fn hour_cells(
     Ok(out)
 }
 
+/// A day's cells as the merge of its hourly cells (given in hour order).
+pub fn day_cells(
+    day: i64,
+    hour_touches: &[entity::rollup_touch::Model],
+    hour_credits: &[entity::rollup_credit::Model],
+) -> Result<
+    (
+        Vec<entity::rollup_touch::Model>,
+        Vec<entity::rollup_credit::Model>,
+    ),
+    DbErr,
+> {
+    let bad = |e: cells::CellError| DbErr::Custom(e.to_string());
+    let mut touches: BTreeMap<i16, cells::TouchCell> = BTreeMap::new();
+    for m in hour_touches {
+        let cell = cells::decode_touches(&m.data).map_err(bad)?;
+        cells::merge_touches(touches.entry(m.dimension).or_default(), &cell);
+    }
+    let mut credits: BTreeMap<(i16, i32, String), cells::ModelCells> = BTreeMap::new();
+    for m in hour_credits {
+        let day = credits
+            .entry((m.dimension, m.lookback_days, m.name.clone()))
+            .or_default();
+        for (model, cell) in cells::decode_models(&m.data).map_err(bad)? {
+            cells::merge_credits(day.entry(model).or_default(), &cell);
+        }
+    }
+    let touches = touches
+        .into_iter()
+        .map(|(dimension, cell)| entity::rollup_touch::Model {
+            grain: Grain::Day.code(),
+            dimension,
+            bucket: day,
+            data: cells::encode_touches(&cell),
+        })
+        .collect();
+    let credits = credits
+        .into_iter()
+        .map(
+            |((dimension, lookback_days, name), models)| entity::rollup_credit::Model {
+                grain: Grain::Day.code(),
+                dimension,
+                lookback_days,
+                name,
+                bucket: day,
+                data: cells::encode_models(&models),
+            },
+        )
+        .collect();
+    Ok((touches, credits))
+}
+
 /// Recomputes derived rows from the dirty queue.
 #[derive(Clone)]
 pub struct Materializer {
@@ -299,10 +359,28 @@ impl Materializer {
         &self.cache
     }
 
-    /// Rebuilds up to one batch of dirty hours' cells; returns how many.
+    /// Rebuilds up to one batch of dirty hours' cells, then merges up to
+    /// one batch of dirty days; returns how many of either.
     pub async fn rebuild(&self) -> Result<usize, DbErr> {
         let _running = self.running.lock().await;
-        self.rebuild_locked().await
+        Ok(self.rebuild_locked().await? + self.merge_days_locked().await?)
+    }
+
+    async fn merge_days_locked(&self) -> Result<usize, DbErr> {
+        let claimed = self.store.dirty_days(DAY_STEP).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let mut touches = Vec::new();
+        let mut credits = Vec::new();
+        for (day, _) in &claimed {
+            let (hour_touches, hour_credits) = self.store.hour_cells_of_day(*day).await?;
+            let (t, c) = day_cells(*day, &hour_touches, &hour_credits)?;
+            touches.extend(t);
+            credits.extend(c);
+        }
+        self.store.replace_days(&claimed, touches, credits).await?;
+        Ok(claimed.len())
     }
 
     async fn rebuild_locked(&self) -> Result<usize, DbErr> {
@@ -428,6 +506,7 @@ impl Materializer {
         let _running = self.running.lock().await;
         while self.step_locked().await? > 0 {}
         while self.rebuild_locked().await? > 0 {}
+        while self.merge_days_locked().await? > 0 {}
         Ok(())
     }
 
@@ -449,7 +528,10 @@ impl Materializer {
                 // step did not fill up: live traffic), so a bulk load
                 // rebuilds each hour about once, at its end.
                 let mut rebuilt = 0;
-                if stepped < STEP as usize || rebuilt_at.elapsed() >= REBUILD_AT_LEAST_EVERY {
+                let since = rebuilt_at.elapsed();
+                let short =
+                    stepped < STEP as usize && (stepped == 0 || since >= REBUILD_AT_MOST_EVERY);
+                if short || since >= REBUILD_AT_LEAST_EVERY {
                     rebuilt_at = Instant::now();
                     match self.rebuild().await {
                         Ok(n) => rebuilt = n,

@@ -7,6 +7,7 @@ pub mod audit_entry;
 pub mod campaign_spend;
 pub mod credit;
 pub mod derived_version;
+pub mod dirty_day;
 pub mod dirty_fingerprint;
 pub mod dirty_hour;
 pub mod event;

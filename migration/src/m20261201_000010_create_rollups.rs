@@ -8,8 +8,10 @@
 //!   count and visitor bitmap (dimension `traffic`: pageviews).
 //! - `rollup_credits`: per (grain, bucket, dimension, lookback, name) every
 //!   key's credit sums, counts and times to convert, under every model.
-//! - `dirty_hours`: the hours whose cells are stale (the materialiser's
-//!   second queue, versioned like `dirty_fingerprints`).
+//! - `dirty_hours`, `dirty_days`: the hours whose cells are stale, and the
+//!   days whose cells must be merged again from their hours (the
+//!   materialiser's second and third queues, versioned like
+//!   `dirty_fingerprints`).
 //! - `derived_version`: one counter bumped by every change of derived data
 //!   or spend; what the report cache is keyed by. Beside it, the settings
 //!   the derived rows were computed with: a process started with others
@@ -56,6 +58,13 @@ enum RollupCredits {
 enum DirtyHours {
     Table,
     Hour,
+    Version,
+}
+
+#[derive(DeriveIden)]
+enum DirtyDays {
+    Table,
+    Day,
     Version,
 }
 
@@ -186,6 +195,21 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(DirtyDays::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(DirtyDays::Day)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(DirtyDays::Version).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(DerivedVersion::Table)
                     .if_not_exists()
                     .col(
@@ -284,6 +308,7 @@ impl MigrationTrait for Migration {
             Table::drop().table(RollupTouches::Table).to_owned(),
             Table::drop().table(RollupCredits::Table).to_owned(),
             Table::drop().table(DirtyHours::Table).to_owned(),
+            Table::drop().table(DirtyDays::Table).to_owned(),
             Table::drop().table(DerivedVersion::Table).to_owned(),
             Table::drop().table(VisitorIds::Table).to_owned(),
         ] {

@@ -230,7 +230,8 @@ impl Load {
             let dirty = gauge("growth_analytics_dirty_fingerprints ")
                 .context("no dirty-fingerprint gauge in /metrics")?;
             // Older servers (`--server-bin`) have no rollups and no gauge.
-            let hours = gauge("growth_analytics_dirty_hours ").unwrap_or(0);
+            let hours = gauge("growth_analytics_dirty_hours ").unwrap_or(0)
+                + gauge("growth_analytics_dirty_days ").unwrap_or(0);
             first.get_or_insert(dirty);
             // Caught up: every fingerprint recomputed and every hour's
             // rollups rebuilt.

@@ -56,14 +56,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let replica = state.store.replica_statements_executed();
     let up = u8::from(state.store.database_up());
     // Read after the counters, so this query shows up in the next scrape.
-    let dirty = match tokio::time::timeout(METRICS_QUERY_TIMEOUT, state.store.dirty_count()).await {
-        Ok(Ok(n)) => n.to_string(),
-        _ => "NaN".to_owned(),
-    };
-    let hours =
-        match tokio::time::timeout(METRICS_QUERY_TIMEOUT, state.store.dirty_hour_count()).await {
-            Ok(Ok(n)) => n.to_string(),
-            _ => "NaN".to_owned(),
+    let (dirty, hours, days) =
+        match tokio::time::timeout(METRICS_QUERY_TIMEOUT, state.store.queue_lengths()).await {
+            Ok(Ok((f, h, d))) => (f.to_string(), h.to_string(), d.to_string()),
+            _ => ("NaN".to_owned(), "NaN".to_owned(), "NaN".to_owned()),
         };
     let cache = state.materializer.cache();
     let body = format!(
@@ -82,13 +78,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          # HELP growth_analytics_dirty_hours Hours whose rollup cells await a rebuild.\n\
          # TYPE growth_analytics_dirty_hours gauge\n\
          growth_analytics_dirty_hours {}\n\
+         # HELP growth_analytics_dirty_days Days whose daily rollup cells await a merge of their hours.\n\
+         # TYPE growth_analytics_dirty_days gauge\n\
+         growth_analytics_dirty_days {}\n\
          # HELP growth_analytics_report_cache_hits_total Reports answered from this process's cache.\n\
          # TYPE growth_analytics_report_cache_hits_total counter\n\
          growth_analytics_report_cache_hits_total {}\n\
          # HELP growth_analytics_report_cache_misses_total Reports computed (not in the cache at the current version).\n\
          # TYPE growth_analytics_report_cache_misses_total counter\n\
          growth_analytics_report_cache_misses_total {}\n",
-        statements, replica, dirty, up, hours, cache.hits(), cache.misses(),
+        statements, replica, dirty, up, hours, days, cache.hits(), cache.misses(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -2,10 +2,10 @@
 //! and the derived-data version. What goes in the cells is computed by
 //! `crate::reports::cells` (pure); when, by `crate::materialize`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use entity::{credit, derived_version, dirty_hour, rollup_credit, rollup_touch};
+use entity::{credit, derived_version, dirty_day, dirty_hour, rollup_credit, rollup_touch};
 use sea_orm::sea_query::{Condition, Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::derived::DERIVED_LOCK_KEY;
 use super::{Store, TimeRange};
-use crate::reports::cells::{self, Grain, ModelCells, TouchCell};
+use crate::reports::cells::Grain;
 
 /// A touchpoint with its visitor's dense id, as an hour's rebuild and a
 /// range's raw ends read it.
@@ -101,6 +101,30 @@ pub(super) async fn mark_hours(
     Ok(())
 }
 
+/// Queues `days` (their starts) for a merge of their hours, in the caller's
+/// transaction.
+async fn mark_days(txn: &DatabaseTransaction, days: &BTreeSet<i64>) -> Result<(), DbErr> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let version = super::write::next_mark_version();
+    let days: Vec<i64> = days.iter().copied().collect();
+    for chunk in days.chunks(500) {
+        dirty_day::Entity::insert_many(chunk.iter().map(|d| dirty_day::ActiveModel {
+            day: sea_orm::Set(*d),
+            version: sea_orm::Set(version),
+        }))
+        .on_conflict(
+            OnConflict::column(dirty_day::Column::Day)
+                .update_column(dirty_day::Column::Version)
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The derived-data version (see `reports::cache`), from the primary.
     pub async fn derived_version(&self) -> Result<i64, DbErr> {
@@ -162,7 +186,8 @@ impl Store {
             queued: i32,
         }
         let sql = "SELECT version, CASE WHEN EXISTS (SELECT 1 FROM dirty_fingerprints) \
-                   OR EXISTS (SELECT 1 FROM dirty_hours) THEN 1 ELSE 0 END AS queued \
+                   OR EXISTS (SELECT 1 FROM dirty_hours) \
+                   OR EXISTS (SELECT 1 FROM dirty_days) THEN 1 ELSE 0 END AS queued \
                    FROM derived_version WHERE id = 1";
         let state = State::find_by_statement(Statement::from_string(self.backend(), sql))
             .one(&self.primary())
@@ -180,6 +205,115 @@ impl Store {
             .into_iter()
             .map(|d| (d.hour, d.version))
             .collect())
+    }
+
+    /// The materialiser's queues: fingerprints, hours, days (one statement,
+    /// for `/metrics`).
+    pub async fn queue_lengths(&self) -> Result<(u64, u64, u64), DbErr> {
+        #[derive(FromQueryResult)]
+        struct Queues {
+            fingerprints: i64,
+            hours: i64,
+            days: i64,
+        }
+        let sql = "SELECT (SELECT COUNT(*) FROM dirty_fingerprints) AS fingerprints, \
+                   (SELECT COUNT(*) FROM dirty_hours) AS hours, \
+                   (SELECT COUNT(*) FROM dirty_days) AS days";
+        let q = Queues::find_by_statement(Statement::from_string(self.backend(), sql))
+            .one(&self.primary())
+            .await?;
+        Ok(q.map_or((0, 0, 0), |q| {
+            (q.fingerprints as u64, q.hours as u64, q.days as u64)
+        }))
+    }
+
+    /// Up to `limit` days whose daily cells are stale, oldest first.
+    pub async fn dirty_days(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
+        Ok(dirty_day::Entity::find()
+            .order_by_asc(dirty_day::Column::Day)
+            .limit(limit)
+            .all(&self.primary())
+            .await?
+            .into_iter()
+            .map(|d| (d.day, d.version))
+            .collect())
+    }
+
+    /// How many days await a merge of their hours.
+    pub async fn dirty_day_count(&self) -> Result<u64, DbErr> {
+        use sea_orm::PaginatorTrait;
+        dirty_day::Entity::find().count(&self.primary()).await
+    }
+
+    /// The hourly cells of the day starting at `day`, in hour order.
+    pub async fn hour_cells_of_day(
+        &self,
+        day: i64,
+    ) -> Result<(Vec<rollup_touch::Model>, Vec<rollup_credit::Model>), DbErr> {
+        let end = day + Grain::Day.seconds();
+        let touches = rollup_touch::Entity::find()
+            .filter(rollup_touch::Column::Grain.eq(Grain::Hour.code()))
+            .filter(rollup_touch::Column::Bucket.gte(day))
+            .filter(rollup_touch::Column::Bucket.lt(end))
+            .order_by_asc(rollup_touch::Column::Bucket)
+            .all(&self.primary())
+            .await?;
+        let credits = rollup_credit::Entity::find()
+            .filter(rollup_credit::Column::Grain.eq(Grain::Hour.code()))
+            .filter(rollup_credit::Column::Bucket.gte(day))
+            .filter(rollup_credit::Column::Bucket.lt(end))
+            .order_by_asc(rollup_credit::Column::Bucket)
+            .all(&self.primary())
+            .await?;
+        Ok((touches, credits))
+    }
+
+    /// Replaces the daily cells of the claimed days and removes each mark
+    /// whose version is unchanged, in one short transaction. The cells were
+    /// merged before it from hourly cells read after the marks: an hour
+    /// rebuilt in between re-marked its day, which stays queued.
+    pub async fn replace_days(
+        &self,
+        claimed: &[(i64, i64)],
+        touches: Vec<rollup_touch::Model>,
+        credits: Vec<rollup_credit::Model>,
+    ) -> Result<(), DbErr> {
+        let _gate = self.write_turn().await;
+        let txn = self.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DERIVED_LOCK_KEY})"))
+                .await?;
+        }
+        let days: Vec<i64> = claimed.iter().map(|(d, _)| *d).collect();
+        for chunk in days.chunks(500) {
+            rollup_touch::Entity::delete_many()
+                .filter(rollup_touch::Column::Grain.eq(Grain::Day.code()))
+                .filter(rollup_touch::Column::Bucket.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+            rollup_credit::Entity::delete_many()
+                .filter(rollup_credit::Column::Grain.eq(Grain::Day.code()))
+                .filter(rollup_credit::Column::Bucket.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        insert_cells(&txn, touches, credits).await?;
+        for chunk in claimed.chunks(200) {
+            let mut matches = Condition::any();
+            for (day, version) in chunk {
+                matches = matches.add(
+                    Condition::all()
+                        .add(dirty_day::Column::Day.eq(*day))
+                        .add(dirty_day::Column::Version.eq(*version)),
+                );
+            }
+            dirty_day::Entity::delete_many()
+                .filter(matches)
+                .exec(&txn)
+                .await?;
+        }
+        bump_version(&txn).await?;
+        txn.commit().await
     }
 
     /// How many hours await a rebuild.
@@ -383,9 +517,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Replaces the hourly cells of the rebuilt hours, recomputes the daily
-    /// cells of their days from the hourly ones, and removes each claimed
-    /// mark whose version is unchanged — one transaction. The hours were
+    /// Replaces the hourly cells of the rebuilt hours, queues their days for
+    /// a merge, and removes each claimed mark whose version is unchanged —
+    /// one transaction. The hours were
     /// computed before it, from rows read after the marks: a change that
     /// landed in between re-marked its hour, which stays queued.
     pub async fn replace_rollups(
@@ -436,9 +570,7 @@ impl Store {
         }
         insert_cells(&txn, touches, credits).await?;
         let days: BTreeSet<i64> = rebuilt.iter().map(|h| Grain::Day.floor(*h)).collect();
-        for day in days {
-            rebuild_day(&txn, day).await?;
-        }
+        mark_days(&txn, &days).await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (hour, version) in chunk {
@@ -491,71 +623,4 @@ async fn insert_cells(
         .await?;
     }
     Ok(())
-}
-
-/// Recomputes a day's cells as the merge of its hourly cells, in hour order.
-async fn rebuild_day(txn: &DatabaseTransaction, day: i64) -> Result<(), DbErr> {
-    let end = day + Grain::Day.seconds();
-    let hour_touches = rollup_touch::Entity::find()
-        .filter(rollup_touch::Column::Grain.eq(Grain::Hour.code()))
-        .filter(rollup_touch::Column::Bucket.gte(day))
-        .filter(rollup_touch::Column::Bucket.lt(end))
-        .order_by_asc(rollup_touch::Column::Bucket)
-        .all(txn)
-        .await?;
-    let mut touches: BTreeMap<i16, TouchCell> = BTreeMap::new();
-    for m in &hour_touches {
-        let cell = cells::decode_touches(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
-        cells::merge_touches(touches.entry(m.dimension).or_default(), &cell);
-    }
-    let hour_credits = rollup_credit::Entity::find()
-        .filter(rollup_credit::Column::Grain.eq(Grain::Hour.code()))
-        .filter(rollup_credit::Column::Bucket.gte(day))
-        .filter(rollup_credit::Column::Bucket.lt(end))
-        .order_by_asc(rollup_credit::Column::Bucket)
-        .all(txn)
-        .await?;
-    let mut credits: BTreeMap<(i16, i32, String), ModelCells> = BTreeMap::new();
-    for m in hour_credits {
-        let models = cells::decode_models(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let day = credits
-            .entry((m.dimension, m.lookback_days, m.name))
-            .or_default();
-        for (model, cell) in models {
-            cells::merge_credits(day.entry(model).or_default(), &cell);
-        }
-    }
-    rollup_touch::Entity::delete_many()
-        .filter(rollup_touch::Column::Grain.eq(Grain::Day.code()))
-        .filter(rollup_touch::Column::Bucket.eq(day))
-        .exec(txn)
-        .await?;
-    rollup_credit::Entity::delete_many()
-        .filter(rollup_credit::Column::Grain.eq(Grain::Day.code()))
-        .filter(rollup_credit::Column::Bucket.eq(day))
-        .exec(txn)
-        .await?;
-    let touches = touches
-        .into_iter()
-        .map(|(dimension, cell)| rollup_touch::Model {
-            grain: Grain::Day.code(),
-            dimension,
-            bucket: day,
-            data: cells::encode_touches(&cell),
-        })
-        .collect();
-    let credits = credits
-        .into_iter()
-        .map(
-            |((dimension, lookback_days, name), models)| rollup_credit::Model {
-                grain: Grain::Day.code(),
-                dimension,
-                lookback_days,
-                name,
-                bucket: day,
-                data: cells::encode_models(&models),
-            },
-        )
-        .collect();
-    insert_cells(txn, touches, credits).await
 }
