@@ -516,37 +516,49 @@ impl Materializer {
         tokio::spawn(async move {
             let mut rebuilt_at = Instant::now();
             loop {
-                let stepped = match self.step().await {
-                    Ok(n) => n,
+                // One statement per tick while idle (the queues are in the
+                // database, written by every process).
+                let (fingerprints, rollups) = match self.store.queued().await {
+                    Ok(q) => q,
                     Err(e) => {
-                        tracing::warn!(error = %e, "materialiser step failed; retrying");
+                        tracing::warn!(error = %e, "materialiser cannot read its queues; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };
-                // Hours are rebuilt once the fingerprint queue is short (a
-                // step did not fill up: live traffic), so a bulk load
-                // rebuilds each hour about once, at its end.
-                let mut rebuilt = 0;
-                let since = rebuilt_at.elapsed();
-                let short =
-                    stepped < STEP as usize && (stepped == 0 || since >= REBUILD_AT_MOST_EVERY);
-                if short || since >= REBUILD_AT_LEAST_EVERY {
-                    rebuilt_at = Instant::now();
-                    match self.rebuild().await {
-                        Ok(n) => rebuilt = n,
+                if !fingerprints && !rollups && self.is_aligned() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                let stepped = if fingerprints || !self.is_aligned() {
+                    match self.step().await {
+                        Ok(n) => n,
                         Err(e) => {
-                            tracing::warn!(error = %e, "rollup rebuild failed; retrying");
+                            tracing::warn!(error = %e, "materialiser step failed; retrying");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                             continue;
                         }
                     }
-                }
-                if stepped == 0 && rebuilt == 0 {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
                 } else {
-                    tokio::task::yield_now().await;
+                    0
+                };
+                // Hours are rebuilt at most once a second, so a stream of
+                // webhooks (each dirtying an hour) is batched, and while a
+                // bulk load fills every step only every half minute, so it
+                // rebuilds each hour about once, at its end. Reports rebuild
+                // whatever is queued before they read anyway.
+                let since = rebuilt_at.elapsed();
+                let due = since >= REBUILD_AT_MOST_EVERY
+                    && (stepped < STEP as usize || since >= REBUILD_AT_LEAST_EVERY);
+                if rollups && due {
+                    rebuilt_at = Instant::now();
+                    if let Err(e) = self.rebuild().await {
+                        tracing::warn!(error = %e, "rollup rebuild failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
                 }
+                tokio::task::yield_now().await;
             }
         })
     }

@@ -111,7 +111,6 @@ impl Store {
         hours.extend(changed_hours(&old_credits, &credits, credit_signature));
         insert_chunked(&txn, touchpoints.into_iter().map(touch_row).collect(), 1000).await?;
         insert_chunked(&txn, credits.into_iter().map(credit_row).collect(), 500).await?;
-        super::rollups::mark_hours(&txn, &hours).await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (fingerprint, version) in chunk {
@@ -126,6 +125,10 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        // After the fingerprint marks: a webhook's transaction takes those
+        // rows first and the hours' after, and so must this one, or the two
+        // could deadlock on PostgreSQL.
+        super::rollups::mark_hours(&txn, &hours).await?;
         super::rollups::bump_version(&txn).await?;
         txn.commit().await
     }

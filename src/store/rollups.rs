@@ -207,6 +207,23 @@ impl Store {
             .collect())
     }
 
+    /// Whether fingerprints, and hours or days, are queued: the background
+    /// materialiser's one statement while idle.
+    pub async fn queued(&self) -> Result<(bool, bool), DbErr> {
+        #[derive(FromQueryResult)]
+        struct Queued {
+            fingerprints: i32,
+            rollups: i32,
+        }
+        let sql = "SELECT CASE WHEN EXISTS (SELECT 1 FROM dirty_fingerprints) THEN 1 ELSE 0 END AS fingerprints, \
+                   CASE WHEN EXISTS (SELECT 1 FROM dirty_hours) OR EXISTS (SELECT 1 FROM dirty_days) \
+                   THEN 1 ELSE 0 END AS rollups";
+        let q = Queued::find_by_statement(Statement::from_string(self.backend(), sql))
+            .one(&self.primary())
+            .await?;
+        Ok(q.map_or((false, false), |q| (q.fingerprints != 0, q.rollups != 0)))
+    }
+
     /// The materialiser's queues: fingerprints, hours, days (one statement,
     /// for `/metrics`).
     pub async fn queue_lengths(&self) -> Result<(u64, u64, u64), DbErr> {

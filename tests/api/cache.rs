@@ -118,7 +118,10 @@ async fn a_process_started_with_other_lookback_windows_recomputes_what_is_stored
     );
     let expected = first.graphql_ok(&query, json!({})).await;
     assert_eq!(expected["campaigns"]["nodes"][0]["conversions"], 3.0);
+    // Processes on one database share these settings: the first stops
+    // (its materialiser with it) before the second starts.
     let url = first.database_url.clone();
+    let _dir = first.stop().await;
     let second = spawn_app_with(move |c| {
         c.database.database_url = url;
         c.attribution.lookback_windows = vec![14];

@@ -51,6 +51,7 @@ pub struct TestApp {
     pub database_url: String,
     _dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Spawns the service with default configuration.
@@ -145,7 +146,7 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
     }
     let address = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let running = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -154,6 +155,18 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
         database_url,
         _dir: dir,
         _stop: stop,
+        running,
+    }
+}
+
+impl TestApp {
+    /// Stops the service (its materialiser too) and hands back its
+    /// directory, so its SQLite database outlives it.
+    #[allow(dead_code)] // used by some test modules only
+    pub async fn stop(self) -> tempfile::TempDir {
+        let _ = self._stop.send(());
+        let _ = self.running.await;
+        self._dir
     }
 }
 
