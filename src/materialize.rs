@@ -54,6 +54,10 @@ const STEP: u64 = 300;
 /// Hours rebuilt per rollup step: two days of a bulk load at once.
 const HOUR_STEP: u64 = 48;
 
+/// How long the background task waits after a step that found fewer
+/// fingerprints than a full batch.
+const TRICKLE_PAUSE: Duration = Duration::from_millis(100);
+
 /// Days merged from their hours per step.
 const DAY_STEP: u64 = 8;
 
@@ -558,7 +562,15 @@ impl Materializer {
                         continue;
                     }
                 }
-                tokio::task::yield_now().await;
+                if stepped > 0 && stepped < STEP as usize {
+                    // A trickle of webhooks: wait for a few more before the
+                    // next step, so one step (one write transaction) serves
+                    // many webhooks instead of taking the write lock after
+                    // each. Reports flush what is queued anyway.
+                    tokio::time::sleep(TRICKLE_PAUSE).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
             }
         })
     }

@@ -430,6 +430,23 @@ async fn unknown_users_are_null_and_users_paginate_by_first_seen() {
     assert_eq!(ids, (1..7).map(|i| format!("user-{i}")).collect::<Vec<_>>());
 }
 
+/// Waits until nothing awaits the materialiser (fingerprints, hours, days).
+async fn materialiser_idle(app: &TestApp) {
+    for _ in 0..200 {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        let queued: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("growth_analytics_dirty_"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        if queued == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the materialiser did not catch up");
+}
+
 async fn sql_statements(app: &TestApp) -> u64 {
     let text = app.get("/metrics").await.text().await.unwrap();
     text.lines()
@@ -480,6 +497,8 @@ async fn a_page_of_conversions_with_users_and_credits_costs_a_fixed_number_of_st
     for n in [10, 100] {
         let app = spawn_app().await;
         many_signups(&app, n).await;
+        // The background materialiser's work is not the page's.
+        materialiser_idle(&app).await;
         let before = sql_statements(&app).await;
         let data = app.graphql_ok(query, json!({})).await;
         let after = sql_statements(&app).await;
