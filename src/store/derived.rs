@@ -111,6 +111,14 @@ impl Store {
         hours.extend(changed_hours(&old_credits, &credits, credit_signature));
         insert_chunked(&txn, touchpoints.into_iter().map(touch_row).collect(), 1000).await?;
         insert_chunked(&txn, credits.into_iter().map(credit_row).collect(), 500).await?;
+        let claimed_fingerprints: Vec<String> = claimed.iter().map(|(f, _)| f.clone()).collect();
+        super::rollups::lock_queue_rows(
+            &txn,
+            "dirty_fingerprints",
+            "fingerprint",
+            &claimed_fingerprints,
+        )
+        .await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (fingerprint, version) in chunk {

@@ -61,6 +61,45 @@ fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// On PostgreSQL, locks the queue rows `keys` of `table` in key order before
+/// the caller deletes them. Webhooks upsert queue rows in key order too, so
+/// the two can never wait for each other in a cycle (a `DELETE … WHERE a OR
+/// b …` takes its row locks in whatever order it scans).
+pub(super) async fn lock_queue_rows<K>(
+    txn: &DatabaseTransaction,
+    table: &str,
+    column: &str,
+    keys: &[K],
+) -> Result<(), DbErr>
+where
+    K: Clone + Into<Value>,
+{
+    if txn.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
+        return Ok(());
+    }
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        // Byte order, as the webhooks' upserts sort their keys (`COLLATE
+        // "C"` is a no-op on the integer keys).
+        let collate = if table == "dirty_fingerprints" {
+            " COLLATE \"C\""
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT 1 FROM {table} WHERE {column} IN ({}) ORDER BY {column}{collate} FOR UPDATE",
+            marks.join(", ")
+        );
+        txn.query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            chunk.iter().cloned().map(Into::into),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Bumps the derived-data version in the caller's transaction.
 pub(super) async fn bump_version(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     derived_version::Entity::update_many()
@@ -315,6 +354,7 @@ impl Store {
                 .await?;
         }
         insert_cells(&txn, touches, credits).await?;
+        lock_queue_rows(&txn, "dirty_days", "day", &days).await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (day, version) in chunk {
@@ -587,7 +627,8 @@ impl Store {
         }
         insert_cells(&txn, touches, credits).await?;
         let days: BTreeSet<i64> = rebuilt.iter().map(|h| Grain::Day.floor(*h)).collect();
-        mark_days(&txn, &days).await?;
+        let claimed_hours: Vec<i64> = claimed.iter().map(|(h, _)| *h).collect();
+        lock_queue_rows(&txn, "dirty_hours", "hour", &claimed_hours).await?;
         for chunk in claimed.chunks(200) {
             let mut matches = Condition::any();
             for (hour, version) in chunk {
@@ -602,6 +643,7 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        mark_days(&txn, &days).await?;
         bump_version(&txn).await?;
         txn.commit().await
     }
