@@ -113,53 +113,88 @@ pub(super) async fn bump_version(txn: &DatabaseTransaction) -> Result<(), DbErr>
     Ok(())
 }
 
-/// Queues `hours` (their starts) for a rebuild with one fresh version, in
-/// the caller's transaction.
+/// Upserts queue rows (`key`, `version`) of `E` for `keys` with one fresh
+/// version, in the caller's transaction and in key order (see
+/// [`lock_queue_rows`]): a mark already queued takes the new version, so a
+/// rebuild that read the old one leaves it queued.
+async fn mark_queue<E, A>(
+    txn: &DatabaseTransaction,
+    keys: &BTreeSet<i64>,
+    key: E::Column,
+    version_column: E::Column,
+    row: fn(i64, i64) -> A,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    E::Model: sea_orm::IntoActiveModel<A>,
+{
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let version = super::write::next_mark_version();
+    let keys: Vec<i64> = keys.iter().copied().collect();
+    for chunk in keys.chunks(500) {
+        E::insert_many(chunk.iter().map(|k| row(*k, version)))
+            .on_conflict(
+                OnConflict::column(key)
+                    .update_column(version_column)
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Queues `hours` (their starts) for a rebuild, in the caller's transaction.
 pub(super) async fn mark_hours(
     txn: &DatabaseTransaction,
     hours: &BTreeSet<i64>,
 ) -> Result<(), DbErr> {
-    if hours.is_empty() {
-        return Ok(());
-    }
-    let version = super::write::next_mark_version();
-    let hours: Vec<i64> = hours.iter().copied().collect();
-    for chunk in hours.chunks(500) {
-        dirty_hour::Entity::insert_many(chunk.iter().map(|h| dirty_hour::ActiveModel {
-            hour: sea_orm::Set(*h),
+    mark_queue(
+        txn,
+        hours,
+        dirty_hour::Column::Hour,
+        dirty_hour::Column::Version,
+        |hour, version| dirty_hour::ActiveModel {
+            hour: sea_orm::Set(hour),
             version: sea_orm::Set(version),
-        }))
-        .on_conflict(
-            OnConflict::column(dirty_hour::Column::Hour)
-                .update_column(dirty_hour::Column::Version)
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    }
-    Ok(())
+        },
+    )
+    .await
 }
 
 /// Queues `days` (their starts) for a merge of their hours, in the caller's
 /// transaction.
 async fn mark_days(txn: &DatabaseTransaction, days: &BTreeSet<i64>) -> Result<(), DbErr> {
-    if days.is_empty() {
-        return Ok(());
-    }
-    let version = super::write::next_mark_version();
-    let days: Vec<i64> = days.iter().copied().collect();
-    for chunk in days.chunks(500) {
-        dirty_day::Entity::insert_many(chunk.iter().map(|d| dirty_day::ActiveModel {
-            day: sea_orm::Set(*d),
+    mark_queue(
+        txn,
+        days,
+        dirty_day::Column::Day,
+        dirty_day::Column::Version,
+        |day, version| dirty_day::ActiveModel {
+            day: sea_orm::Set(day),
             version: sea_orm::Set(version),
-        }))
-        .on_conflict(
-            OnConflict::column(dirty_day::Column::Day)
-                .update_column(dirty_day::Column::Version)
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        },
+    )
+    .await
+}
+
+/// Removes the claimed queue rows (`key`, `version`) of `E` whose version is
+/// still the one read, in the caller's transaction.
+async fn unmark_claimed<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    claimed: &[(i64, i64)],
+    key: E::Column,
+    version: E::Column,
+) -> Result<(), DbErr> {
+    for chunk in claimed.chunks(200) {
+        let mut matches = Condition::any();
+        for (k, v) in chunk {
+            matches = matches.add(Condition::all().add(key.eq(*k)).add(version.eq(*v)));
+        }
+        E::delete_many().filter(matches).exec(txn).await?;
     }
     Ok(())
 }
@@ -236,14 +271,29 @@ impl Store {
 
     /// Up to `limit` stale hours, oldest first, with their marks' versions.
     pub async fn dirty_hours(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
-        Ok(dirty_hour::Entity::find()
-            .order_by_asc(dirty_hour::Column::Hour)
+        self.queue_head::<dirty_hour::Entity>(
+            limit,
+            dirty_hour::Column::Hour,
+            dirty_hour::Column::Version,
+        )
+        .await
+    }
+
+    /// The first `limit` rows (key, version) of a queue of `E`, by key.
+    async fn queue_head<E: EntityTrait>(
+        &self,
+        limit: u64,
+        key: E::Column,
+        version: E::Column,
+    ) -> Result<Vec<(i64, i64)>, DbErr> {
+        E::find()
+            .select_only()
+            .columns([key, version])
+            .order_by_asc(key)
             .limit(limit)
+            .into_tuple()
             .all(&self.primary())
-            .await?
-            .into_iter()
-            .map(|d| (d.hour, d.version))
-            .collect())
+            .await
     }
 
     /// Whether fingerprints, and hours or days, are queued: the background
@@ -285,14 +335,12 @@ impl Store {
 
     /// Up to `limit` days whose daily cells are stale, oldest first.
     pub async fn dirty_days(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
-        Ok(dirty_day::Entity::find()
-            .order_by_asc(dirty_day::Column::Day)
-            .limit(limit)
-            .all(&self.primary())
-            .await?
-            .into_iter()
-            .map(|d| (d.day, d.version))
-            .collect())
+        self.queue_head::<dirty_day::Entity>(
+            limit,
+            dirty_day::Column::Day,
+            dirty_day::Column::Version,
+        )
+        .await
     }
 
     /// How many days await a merge of their hours.
@@ -355,20 +403,13 @@ impl Store {
         }
         insert_cells(&txn, touches, credits).await?;
         lock_queue_rows(&txn, "dirty_days", "day", &days).await?;
-        for chunk in claimed.chunks(200) {
-            let mut matches = Condition::any();
-            for (day, version) in chunk {
-                matches = matches.add(
-                    Condition::all()
-                        .add(dirty_day::Column::Day.eq(*day))
-                        .add(dirty_day::Column::Version.eq(*version)),
-                );
-            }
-            dirty_day::Entity::delete_many()
-                .filter(matches)
-                .exec(&txn)
-                .await?;
-        }
+        unmark_claimed::<dirty_day::Entity>(
+            &txn,
+            claimed,
+            dirty_day::Column::Day,
+            dirty_day::Column::Version,
+        )
+        .await?;
         bump_version(&txn).await?;
         txn.commit().await
     }
@@ -629,20 +670,13 @@ impl Store {
         let days: BTreeSet<i64> = rebuilt.iter().map(|h| Grain::Day.floor(*h)).collect();
         let claimed_hours: Vec<i64> = claimed.iter().map(|(h, _)| *h).collect();
         lock_queue_rows(&txn, "dirty_hours", "hour", &claimed_hours).await?;
-        for chunk in claimed.chunks(200) {
-            let mut matches = Condition::any();
-            for (hour, version) in chunk {
-                matches = matches.add(
-                    Condition::all()
-                        .add(dirty_hour::Column::Hour.eq(*hour))
-                        .add(dirty_hour::Column::Version.eq(*version)),
-                );
-            }
-            dirty_hour::Entity::delete_many()
-                .filter(matches)
-                .exec(&txn)
-                .await?;
-        }
+        unmark_claimed::<dirty_hour::Entity>(
+            &txn,
+            claimed,
+            dirty_hour::Column::Hour,
+            dirty_hour::Column::Version,
+        )
+        .await?;
         mark_days(&txn, &days).await?;
         bump_version(&txn).await?;
         txn.commit().await
