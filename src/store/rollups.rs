@@ -389,18 +389,7 @@ impl Store {
                 .await?;
         }
         let days: Vec<i64> = claimed.iter().map(|(d, _)| *d).collect();
-        for chunk in days.chunks(500) {
-            rollup_touch::Entity::delete_many()
-                .filter(rollup_touch::Column::Grain.eq(Grain::Day.code()))
-                .filter(rollup_touch::Column::Bucket.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
-            rollup_credit::Entity::delete_many()
-                .filter(rollup_credit::Column::Grain.eq(Grain::Day.code()))
-                .filter(rollup_credit::Column::Bucket.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
-        }
+        delete_cells(&txn, Grain::Day, &days).await?;
         insert_cells(&txn, touches, credits).await?;
         lock_queue_rows(&txn, "dirty_days", "day", &days).await?;
         unmark_claimed::<dirty_day::Entity>(
@@ -632,18 +621,7 @@ impl Store {
                 .await?;
         }
         let rebuilt: Vec<i64> = hours.iter().map(|h| h.hour).collect();
-        for chunk in rebuilt.chunks(500) {
-            rollup_touch::Entity::delete_many()
-                .filter(rollup_touch::Column::Grain.eq(Grain::Hour.code()))
-                .filter(rollup_touch::Column::Bucket.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
-            rollup_credit::Entity::delete_many()
-                .filter(rollup_credit::Column::Grain.eq(Grain::Hour.code()))
-                .filter(rollup_credit::Column::Bucket.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
-        }
+        delete_cells(&txn, Grain::Hour, &rebuilt).await?;
         let mut touches = Vec::new();
         let mut credits = Vec::new();
         for h in hours {
@@ -681,6 +659,27 @@ impl Store {
         bump_version(&txn).await?;
         txn.commit().await
     }
+}
+
+/// Deletes every cell (touches and credits) of `grain` in `buckets`.
+async fn delete_cells(
+    txn: &DatabaseTransaction,
+    grain: Grain,
+    buckets: &[i64],
+) -> Result<(), DbErr> {
+    for chunk in buckets.chunks(500) {
+        rollup_touch::Entity::delete_many()
+            .filter(rollup_touch::Column::Grain.eq(grain.code()))
+            .filter(rollup_touch::Column::Bucket.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+        rollup_credit::Entity::delete_many()
+            .filter(rollup_credit::Column::Grain.eq(grain.code()))
+            .filter(rollup_credit::Column::Bucket.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn insert_cells(
