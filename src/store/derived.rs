@@ -150,17 +150,8 @@ impl Store {
         names: &[String],
         range: &TimeRange,
     ) -> Result<Vec<credit::Model>, DbErr> {
-        let mut query = credit::Entity::find()
-            .filter(credit::Column::Model.eq(model))
-            .filter(credit::Column::LookbackDays.eq(lookback_days))
-            .filter(credit::Column::Name.is_in(names.iter().cloned()));
-        if let Some(from) = range.from {
-            query = query.filter(credit::Column::ConversionAt.gte(from));
-        }
-        if let Some(to) = range.to {
-            query = query.filter(credit::Column::ConversionAt.lt(to));
-        }
-        query.all(&self.primary()).await
+        self.credits_in_ranges(model, lookback_days, names, std::slice::from_ref(range))
+            .await
     }
 
     /// Touchpoints and distinct visitors in `range`, grouped for a report.
