@@ -436,6 +436,15 @@ fn sqlite_pool(
         // from the OS on every batch. Per connection, so it is kept
         // modest: 16 connections could otherwise hold 1 GiB.
         .pragma("cache_size", "-16384")
+        // Multi-row INSERTs inside a transaction keep a statement journal
+        // (to undo a half-done statement): in memory, not in a temporary
+        // file written page by page (8% of a bulk load's time under perf).
+        .pragma("temp_store", "memory")
+        // A checkpoint copies every page the WAL changed back into the
+        // database; index pages change again and again under a load, so
+        // checkpointing every 4,000 pages (16 MiB; the default is 1,000)
+        // copies each of them a quarter as often.
+        .pragma("wal_autocheckpoint", "4000")
         // Group commit builds INSERTs of every row count up to 1,000:
         // each is a distinct prepared statement of up to 19,000
         // parameters, and sqlx keeps 100 per connection by default,
