@@ -177,6 +177,20 @@ pub async fn load(
     settings: &Settings,
     keys: &[JourneyKey],
 ) -> Result<HashMap<JourneyKey, Arc<UserJourney>>, DbErr> {
+    Ok(load_with_facts(store, settings, keys).await?.0)
+}
+
+/// The pageview facts of each fingerprint a batch of journeys read.
+pub type FactsOfFingerprint = HashMap<String, Vec<PageviewFact>>;
+
+/// As [`load`], also handing back the pageview facts it read, by
+/// fingerprint (every fingerprint of the keys, anonymous ones included), so
+/// the materialiser reads each pageview once per step.
+pub async fn load_with_facts(
+    store: &Store,
+    settings: &Settings,
+    keys: &[JourneyKey],
+) -> Result<(HashMap<JourneyKey, Arc<UserJourney>>, FactsOfFingerprint), DbErr> {
     let users: Vec<String> = keys
         .iter()
         .filter_map(|k| match k {
@@ -219,13 +233,14 @@ pub async fn load(
         )
     };
 
-    let mut pageviews_of_fp: HashMap<&str, Vec<PageviewFact>> = HashMap::new();
+    let mut pageviews_of_fp: FactsOfFingerprint = HashMap::new();
     for pv in &pageviews {
         pageviews_of_fp
-            .entry(pv.fingerprint.as_str())
+            .entry(pv.fingerprint.clone())
             .or_default()
             .push(PageviewFact::from(pv));
     }
+    drop(pageviews);
     let mut events_of_key: HashMap<JourneyKey, Vec<StoredEvent>> = HashMap::new();
     for ev in events {
         let key = key_of(&ev, &owners);
@@ -249,13 +264,7 @@ pub async fn load(
         };
         let facts: Vec<PageviewFact> = fingerprints
             .iter()
-            .flat_map(|fp| {
-                pageviews_of_fp
-                    .get(fp.as_str())
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-            })
+            .flat_map(|fp| pageviews_of_fp.get(fp).into_iter().flatten().cloned())
             .collect();
         let mut events = events_of_key.remove(key).unwrap_or_default();
         events.sort_by(|a, b| {
@@ -274,7 +283,7 @@ pub async fn load(
             }),
         );
     }
-    Ok(out)
+    Ok((out, pageviews_of_fp))
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ use crate::store::{HourCells, Store, VisitorTouch};
 
 /// Fingerprints recomputed per step: big enough to amortise the queries,
 /// small enough to keep the write lock short.
-const STEP: u64 = 300;
+const STEP: u64 = 1000;
+
+/// Steps per background pass: a report's flush waits for at most one pass
+/// before it takes its turn.
+const PASS_STEPS: usize = 4;
 
 /// Hours rebuilt per rollup step: two days of a bulk load at once.
 const HOUR_STEP: u64 = 48;
@@ -57,6 +61,9 @@ const HOUR_STEP: u64 = 48;
 /// How long the background task waits after a step that found fewer
 /// fingerprints than a full batch.
 const TRICKLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// How often an idle background task looks at the queues.
+const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// Days merged from their hours per step.
 const DAY_STEP: u64 = 8;
@@ -319,6 +326,40 @@ pub fn day_cells(
     Ok((touches, credits))
 }
 
+/// Claimed hour marks and the cells rebuilt for them.
+type PreparedHours = (Vec<(i64, i64)>, Vec<HourCells>);
+
+/// One step's recomputed rows, ready to replace the stored ones.
+struct Prepared {
+    claimed: Vec<(String, i64)>,
+    fingerprints: Vec<String>,
+    touchpoints: Vec<touchpoint::Model>,
+    key_texts: Vec<String>,
+    credits: Vec<credit::Model>,
+}
+
+impl Prepared {
+    async fn write(self, store: &Store) -> Result<usize, DbErr> {
+        let started = Instant::now();
+        let n = self.fingerprints.len();
+        store
+            .replace_derived(
+                &self.claimed,
+                &self.fingerprints,
+                self.touchpoints,
+                &self.key_texts,
+                self.credits,
+            )
+            .await?;
+        tracing::debug!(
+            fingerprints = n,
+            write_ms = started.elapsed().as_millis() as u64,
+            "materialiser step written"
+        );
+        Ok(n)
+    }
+}
+
 /// Recomputes derived rows from the dirty queue.
 #[derive(Clone)]
 pub struct Materializer {
@@ -363,11 +404,14 @@ impl Materializer {
         &self.cache
     }
 
-    /// Rebuilds up to one batch of dirty hours' cells, then merges up to
-    /// one batch of dirty days; returns how many of either.
-    pub async fn rebuild(&self) -> Result<usize, DbErr> {
+    /// Rebuilds every dirty hour's cells, then merges up to one batch of
+    /// dirty days; returns whether that batch was full (more is probably
+    /// queued).
+    pub async fn rebuild(&self) -> Result<bool, DbErr> {
         let _running = self.running.lock().await;
-        Ok(self.rebuild_locked().await? + self.merge_days_locked().await?)
+        self.rebuild_all_locked().await?;
+        let days = self.merge_days_locked().await?;
+        Ok(days >= DAY_STEP as usize)
     }
 
     async fn merge_days_locked(&self) -> Result<usize, DbErr> {
@@ -387,10 +431,45 @@ impl Materializer {
         Ok(claimed.len())
     }
 
-    async fn rebuild_locked(&self) -> Result<usize, DbErr> {
-        let claimed = self.store.dirty_hours(HOUR_STEP).await?;
-        if claimed.is_empty() {
+    /// Rebuilds every queued hour, each batch's reads and cells computed
+    /// while the previous batch is written (as [`Self::pass_locked`]; the
+    /// batches hold disjoint hours, and an hour's cells are a function of
+    /// its rows alone, so the order of their commits does not matter).
+    async fn rebuild_all_locked(&self) -> Result<usize, DbErr> {
+        let Some(mut next) = self.prepare_hours(None).await? else {
             return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let full = next.0.len() >= HOUR_STEP as usize;
+            let after = next.0.last().map(|(hour, _)| *hour);
+            let store = self.store.clone();
+            let writing = tokio::spawn(async move {
+                let (claimed, hours) = next;
+                store.replace_rollups(&claimed, hours).await?;
+                Ok::<_, DbErr>(claimed.len())
+            });
+            let following = if full {
+                self.prepare_hours(after).await
+            } else {
+                Ok(None)
+            };
+            total += writing
+                .await
+                .map_err(|e| DbErr::Custom(format!("rollup write task failed: {e}")))??;
+            match following? {
+                Some(prepared) => next = prepared,
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Claims up to one batch of queued hours (after `after`, when given)
+    /// and computes their cells from their derived rows.
+    async fn prepare_hours(&self, after: Option<i64>) -> Result<Option<PreparedHours>, DbErr> {
+        let claimed = self.store.dirty_hours(after, HOUR_STEP).await?;
+        if claimed.is_empty() {
+            return Ok(None);
         }
         // Contiguous runs of hours, each read with one query per table.
         let mut runs: Vec<(i64, i64)> = Vec::new();
@@ -436,14 +515,20 @@ impl Materializer {
                 hour += Grain::Hour.seconds();
             }
         }
-        self.store.replace_rollups(&claimed, hours).await?;
-        Ok(claimed.len())
+        Ok(Some((claimed, hours)))
     }
 
     /// Recomputes up to one batch of dirty fingerprints; returns how many.
     pub async fn step(&self) -> Result<usize, DbErr> {
         let _running = self.running.lock().await;
         self.step_locked().await
+    }
+
+    /// Recomputes up to `max_steps` batches, pipelined (see
+    /// [`Self::pass_locked`]); returns how many fingerprints.
+    pub async fn pass(&self, max_steps: usize) -> Result<usize, DbErr> {
+        let _running = self.running.lock().await;
+        self.pass_locked(max_steps).await
     }
 
     /// The settings the derived rows depend on, as stored beside them.
@@ -456,7 +541,9 @@ impl Materializer {
         )
     }
 
-    async fn step_locked(&self) -> Result<usize, DbErr> {
+    /// Checks once per process that the stored derived rows follow this
+    /// process's settings, queueing everything again when they do not.
+    async fn align(&self) -> Result<(), DbErr> {
         if !self.aligned.load(std::sync::atomic::Ordering::Acquire) {
             if self
                 .store
@@ -470,14 +557,66 @@ impl Materializer {
             self.aligned
                 .store(true, std::sync::atomic::Ordering::Release);
         }
-        let claimed = self.store.dirty_fingerprints(STEP).await?;
-        if claimed.is_empty() {
-            return Ok(0);
+        Ok(())
+    }
+
+    async fn step_locked(&self) -> Result<usize, DbErr> {
+        self.align().await?;
+        match self.prepare(None).await? {
+            None => Ok(0),
+            Some(prepared) => prepared.write(&self.store).await,
         }
+    }
+
+    /// Up to `max_steps` steps, each one's reads and computation running
+    /// while the previous one writes, so that the database's writer and the
+    /// materialiser's own work use both cores. Returns the fingerprints
+    /// recomputed.
+    ///
+    /// Still exact: a step claims only marks after the previous step's
+    /// last fingerprint (so no mark is claimed twice), and writes only once
+    /// the previous write has committed. Steps therefore commit in the order
+    /// they read the facts, which is all the optimistic scheme needs: a
+    /// step that read after another cannot be overwritten by it.
+    async fn pass_locked(&self, max_steps: usize) -> Result<usize, DbErr> {
+        self.align().await?;
+        let Some(mut next) = self.prepare(None).await? else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        let mut steps = 1;
+        loop {
+            let full = next.fingerprints.len() >= STEP as usize;
+            let after = next.fingerprints.last().cloned();
+            let store = self.store.clone();
+            let writing = tokio::spawn(async move { next.write(&store).await });
+            let following = if full && steps < max_steps {
+                steps += 1;
+                self.prepare(after.as_deref()).await
+            } else {
+                Ok(None)
+            };
+            // The write is awaited even when the next step's reads failed:
+            // it must not outlive this step's hold on `running`.
+            total += writing
+                .await
+                .map_err(|e| DbErr::Custom(format!("materialiser write task failed: {e}")))??;
+            match following? {
+                Some(prepared) => next = prepared,
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Claims up to one batch of marks (those after `after`, when given)
+    /// and recomputes their rows from the committed facts.
+    async fn prepare(&self, after: Option<&str>) -> Result<Option<Prepared>, DbErr> {
+        let claimed = self.store.dirty_fingerprints(after, STEP).await?;
+        if claimed.is_empty() {
+            return Ok(None);
+        }
+        let started = Instant::now();
         let fingerprints: Vec<String> = claimed.iter().map(|(fp, _)| fp.clone()).collect();
-        let pageviews = self.store.pageviews_of_fingerprints(&fingerprints).await?;
-        let facts: Vec<PageviewFact> = pageviews.iter().map(PageviewFact::from).collect();
-        let touchpoints = touchpoint_rows(&facts, &self.settings);
         let users: BTreeSet<String> = self
             .store
             .links_of_fingerprints(&fingerprints)
@@ -490,7 +629,15 @@ impl Materializer {
             .map(JourneyKey::User)
             .chain(fingerprints.iter().cloned().map(JourneyKey::Anonymous))
             .collect();
-        let loaded = journeys::load(&self.store, &self.settings, &keys).await?;
+        // The anonymous keys make the load read every claimed fingerprint's
+        // pageviews: the touchpoints are computed from those.
+        let (loaded, facts) = journeys::load_with_facts(&self.store, &self.settings, &keys).await?;
+        let read = started.elapsed();
+        let claimed_facts: Vec<PageviewFact> = fingerprints
+            .iter()
+            .flat_map(|fp| facts.get(fp).into_iter().flatten().cloned())
+            .collect();
+        let touchpoints = touchpoint_rows(&claimed_facts, &self.settings);
         let mut credits = Vec::new();
         for key in &keys {
             if let Some(journey) = loaded.get(key) {
@@ -498,18 +645,29 @@ impl Materializer {
             }
         }
         let key_texts: Vec<String> = keys.iter().map(key_text).collect();
-        self.store
-            .replace_derived(&claimed, &fingerprints, touchpoints, &key_texts, credits)
-            .await?;
-        Ok(fingerprints.len())
+        tracing::debug!(
+            fingerprints = fingerprints.len(),
+            touchpoints = touchpoints.len(),
+            credits = credits.len(),
+            read_ms = read.as_millis() as u64,
+            compute_ms = (started.elapsed() - read).as_millis() as u64,
+            "materialiser step computed"
+        );
+        Ok(Some(Prepared {
+            claimed,
+            fingerprints,
+            touchpoints,
+            key_texts,
+            credits,
+        }))
     }
 
     /// Processes the whole queue: afterwards the derived tables reflect every
     /// write acknowledged before the call.
     pub async fn flush(&self) -> Result<(), DbErr> {
         let _running = self.running.lock().await;
-        while self.step_locked().await? > 0 {}
-        while self.rebuild_locked().await? > 0 {}
+        while self.pass_locked(usize::MAX).await? > 0 {}
+        while self.rebuild_all_locked().await? > 0 {}
         while self.merge_days_locked().await? > 0 {}
         Ok(())
     }
@@ -519,6 +677,9 @@ impl Materializer {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut rebuilt_at = Instant::now();
+            // Whether the last rebuild left work behind (a full batch): then
+            // the next one is due at once, not after the trickle interval.
+            let mut rollup_backlog = false;
             loop {
                 // One statement per tick while idle (the queues are in the
                 // database, written by every process).
@@ -531,11 +692,12 @@ impl Materializer {
                     }
                 };
                 if !fingerprints && !rollups && self.is_aligned() {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    rollup_backlog = false;
+                    tokio::time::sleep(IDLE_POLL).await;
                     continue;
                 }
                 let stepped = if fingerprints || !self.is_aligned() {
-                    match self.step().await {
+                    match self.pass(PASS_STEPS).await {
                         Ok(n) => n,
                         Err(e) => {
                             tracing::warn!(error = %e, "materialiser step failed; retrying");
@@ -546,30 +708,48 @@ impl Materializer {
                 } else {
                     0
                 };
-                // Hours are rebuilt at most once a second, so a stream of
-                // webhooks (each dirtying an hour) is batched, and while a
-                // bulk load fills every step only every half minute, so it
-                // rebuilds each hour about once, at its end. Reports rebuild
+                // Hours are rebuilt at most once a second while webhooks
+                // trickle in (each dirtying an hour), so that one rebuild
+                // serves many of them; a backlog left by a bulk load is
+                // drained back to back. While a bulk load still fills every
+                // fingerprint step, hours wait up to half a minute, so each
+                // is rebuilt about once, at the load's end. Reports rebuild
                 // whatever is queued before they read anyway.
                 let since = rebuilt_at.elapsed();
-                let due = since >= REBUILD_AT_MOST_EVERY
-                    && (stepped < STEP as usize || since >= REBUILD_AT_LEAST_EVERY);
+                let bulk = stepped >= STEP as usize;
+                let due = if bulk {
+                    since >= REBUILD_AT_LEAST_EVERY
+                } else {
+                    rollup_backlog || since >= REBUILD_AT_MOST_EVERY
+                };
                 if rollups && due {
                     rebuilt_at = Instant::now();
-                    if let Err(e) = self.rebuild().await {
-                        tracing::warn!(error = %e, "rollup rebuild failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
+                    match self.rebuild().await {
+                        Ok(full) => rollup_backlog = full,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "rollup rebuild failed; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
                     }
                 }
-                if stepped > 0 && stepped < STEP as usize {
+                if bulk || rollup_backlog {
+                    tokio::task::yield_now().await;
+                } else if stepped > 0 {
                     // A trickle of webhooks: wait for a few more before the
                     // next step, so one step (one write transaction) serves
                     // many webhooks instead of taking the write lock after
                     // each. Reports flush what is queued anyway.
                     tokio::time::sleep(TRICKLE_PAUSE).await;
                 } else {
-                    tokio::task::yield_now().await;
+                    // Only rollups queued, and not due yet: do not spin on
+                    // the queue statement until they are.
+                    tokio::time::sleep(
+                        REBUILD_AT_MOST_EVERY
+                            .saturating_sub(rebuilt_at.elapsed())
+                            .max(IDLE_POLL),
+                    )
+                    .await;
                 }
             }
         })

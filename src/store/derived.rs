@@ -43,10 +43,18 @@ pub enum TouchGrouping {
 }
 
 impl Store {
-    /// Up to `limit` fingerprints whose derived rows are stale, with the
-    /// version of their mark.
-    pub async fn dirty_fingerprints(&self, limit: u64) -> Result<Vec<(String, i64)>, DbErr> {
-        Ok(dirty_fingerprint::Entity::find()
+    /// Up to `limit` fingerprints whose derived rows are stale (the first
+    /// ones after `after`, when given), with the version of their mark.
+    pub async fn dirty_fingerprints(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<(String, i64)>, DbErr> {
+        let mut query = dirty_fingerprint::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(dirty_fingerprint::Column::Fingerprint.gt(after));
+        }
+        Ok(query
             .order_by_asc(dirty_fingerprint::Column::Fingerprint)
             .limit(limit)
             .all(&self.primary())

@@ -270,8 +270,13 @@ impl Store {
     }
 
     /// Up to `limit` stale hours, oldest first, with their marks' versions.
-    pub async fn dirty_hours(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
+    pub async fn dirty_hours(
+        &self,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<(i64, i64)>, DbErr> {
         self.queue_head::<dirty_hour::Entity>(
+            after,
             limit,
             dirty_hour::Column::Hour,
             dirty_hour::Column::Version,
@@ -279,14 +284,20 @@ impl Store {
         .await
     }
 
-    /// The first `limit` rows (key, version) of a queue of `E`, by key.
+    /// The first `limit` rows (key, version) of a queue of `E`, by key (the
+    /// first after `after`, when given).
     async fn queue_head<E: EntityTrait>(
         &self,
+        after: Option<i64>,
         limit: u64,
         key: E::Column,
         version: E::Column,
     ) -> Result<Vec<(i64, i64)>, DbErr> {
-        E::find()
+        let mut query = E::find();
+        if let Some(after) = after {
+            query = query.filter(key.gt(after));
+        }
+        query
             .select_only()
             .columns([key, version])
             .order_by_asc(key)
@@ -336,6 +347,7 @@ impl Store {
     /// Up to `limit` days whose daily cells are stale, oldest first.
     pub async fn dirty_days(&self, limit: u64) -> Result<Vec<(i64, i64)>, DbErr> {
         self.queue_head::<dirty_day::Entity>(
+            None,
             limit,
             dirty_day::Column::Day,
             dirty_day::Column::Version,

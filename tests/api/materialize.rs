@@ -295,7 +295,7 @@ async fn a_write_that_lands_while_a_step_computes_keeps_its_fingerprint_queued()
         .await
         .unwrap();
     // A step reads the mark …
-    let claimed = store.dirty_fingerprints(10).await.unwrap();
+    let claimed = store.dirty_fingerprints(None, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     // … a webhook for the same visitor lands while it computes …
     ingestor
@@ -314,7 +314,7 @@ async fn a_write_that_lands_while_a_step_computes_keeps_its_fingerprint_queued()
     );
 
     // A step that saw everything clears it.
-    let claimed = store.dirty_fingerprints(10).await.unwrap();
+    let claimed = store.dirty_fingerprints(None, 10).await.unwrap();
     store
         .replace_derived(&claimed, &["racer".to_owned()], Vec::new(), &[], Vec::new())
         .await
