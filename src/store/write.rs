@@ -76,7 +76,7 @@ impl Table {
 }
 
 /// Every column of `E` but its (generated) primary key.
-fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
+pub(super) fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
     let key: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
     E::Column::iter()
         .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))
@@ -255,6 +255,19 @@ async fn insert_rows(
 /// `INSERT … VALUES (…), … ON CONFLICT (dedup_key) DO NOTHING RETURNING
 /// dedup_key` for `rows` rows, with the backend's placeholders.
 fn insert_sql(backend: DbBackend, table: &str, columns: &[String], rows: usize) -> String {
+    let mut sql = values_sql(backend, table, columns, rows);
+    sql.push_str(" ON CONFLICT (\"dedup_key\") DO NOTHING RETURNING \"dedup_key\"");
+    sql
+}
+
+/// `INSERT … VALUES (…), …` for `rows` rows, with the backend's
+/// placeholders.
+pub(super) fn values_sql(
+    backend: DbBackend,
+    table: &str,
+    columns: &[String],
+    rows: usize,
+) -> String {
     let mut sql = String::with_capacity(64 + rows * columns.len() * 6);
     let _ = write!(sql, "INSERT INTO \"{table}\" (");
     for (i, column) in columns.iter().enumerate() {
@@ -281,7 +294,6 @@ fn insert_sql(backend: DbBackend, table: &str, columns: &[String], rows: usize) 
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (\"dedup_key\") DO NOTHING RETURNING \"dedup_key\"");
     sql
 }
 
