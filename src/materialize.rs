@@ -404,14 +404,29 @@ impl Materializer {
         &self.cache
     }
 
-    /// Rebuilds every dirty hour's cells, then merges up to one batch of
-    /// dirty days; returns whether that batch was full (more is probably
-    /// queued).
-    pub async fn rebuild(&self) -> Result<bool, DbErr> {
+    /// Rebuilds every dirty hour's cells (`drain`) or one batch of them,
+    /// then merges up to one batch of dirty days; returns whether a batch
+    /// was full (more is probably queued).
+    pub async fn rebuild(&self, drain: bool) -> Result<bool, DbErr> {
         let _running = self.running.lock().await;
-        self.rebuild_all_locked().await?;
+        let hours_full = if drain {
+            self.rebuild_all_locked().await?;
+            false
+        } else {
+            self.rebuild_batch_locked().await? >= HOUR_STEP as usize
+        };
         let days = self.merge_days_locked().await?;
-        Ok(days >= DAY_STEP as usize)
+        Ok(hours_full || days >= DAY_STEP as usize)
+    }
+
+    async fn rebuild_batch_locked(&self) -> Result<usize, DbErr> {
+        match self.prepare_hours(None).await? {
+            None => Ok(0),
+            Some((claimed, hours)) => {
+                self.store.replace_rollups(&claimed, hours).await?;
+                Ok(claimed.len())
+            }
+        }
     }
 
     async fn merge_days_locked(&self) -> Result<usize, DbErr> {
@@ -724,7 +739,9 @@ impl Materializer {
                 };
                 if rollups && due {
                     rebuilt_at = Instant::now();
-                    match self.rebuild().await {
+                    // While a bulk load goes on, one batch: the next steps
+                    // will change most hours again.
+                    match self.rebuild(!bulk).await {
                         Ok(full) => rollup_backlog = full,
                         Err(e) => {
                             tracing::warn!(error = %e, "rollup rebuild failed; retrying");
