@@ -246,3 +246,73 @@ async fn the_format_flag_reads_a_file_whose_extension_says_nothing() {
     assert_eq!(summary.stored, 1);
     assert_eq!(events_named(&app, "trial").await, 1);
 }
+
+/// Runs the `import` command against `database_url`.
+async fn import_command(database_url: &str, kind: &str, path: &Path, extra: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_growth-analytics"))
+        .args(["import", kind])
+        .arg(path)
+        .args(["--database-url", database_url])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("Failed to run the import command");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "import failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_import_command_leaves_the_attribution_computed_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let pageviews = file(
+        ".ndjson",
+        r#"{"fingerprint":"fp-a","url":"https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=spring","created_at":"2026-05-01T10:00:00Z"}
+{"fingerprint":"fp-a","user_id":"u-a","url":"https://example.com/pricing","created_at":"2026-05-01T10:05:00Z"}
+"#,
+    );
+    let events = file(
+        ".ndjson",
+        r#"{"name":"signup","fingerprint":"fp-a","user_id":"u-a","created_at":"2026-05-01T10:06:00Z"}
+"#,
+    );
+    for (name, extra, queued) in [
+        ("computed", &[][..], false),
+        ("left", &["--no-materialize"][..], true),
+    ] {
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("{name}.db")).display()
+        );
+        import_command(&url, "pageviews", pageviews.path(), extra).await;
+        let out = import_command(&url, "events", events.path(), extra).await;
+        assert_eq!(out.contains("attribution computed"), !queued, "{out}");
+
+        let store = Store::connect(&DatabaseConfig::new(url.clone()))
+            .await
+            .unwrap();
+        let (fingerprints, hours, days) = store.queue_lengths().await.unwrap();
+        assert_eq!(
+            fingerprints + hours + days > 0,
+            queued,
+            "{name}: queues {fingerprints}, {hours}, {days}"
+        );
+        let (_, credits) = store.all_derived().await.unwrap();
+        let last_click: Vec<_> = credits
+            .iter()
+            .filter(|c| c.model == "LAST_CLICK" && c.lookback_days == 30)
+            .map(|c| (c.user_id.as_deref(), c.campaign.as_deref(), c.weight))
+            .collect();
+        if queued {
+            assert!(last_click.is_empty(), "{name}: {last_click:?}");
+        } else {
+            assert_eq!(last_click, [(Some("u-a"), Some("spring"), 1.0)]);
+        }
+    }
+}

@@ -23,6 +23,7 @@
 
 mod rows;
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +35,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::config::DatabaseConfig;
+use crate::config::{AttributionConfig, DatabaseConfig};
 use crate::domain::{RawEvent, RawPageview};
 use crate::ingest::{IngestError, Ingestor, Recorded};
 use crate::store::Store;
@@ -53,6 +54,9 @@ pub const MAX_KEPT_ERRORS: usize = 100;
 
 /// Errors printed by the command; the rest are counted.
 pub const MAX_PRINTED_ERRORS: usize = 20;
+
+/// Batches being prepared or written at once (see `import_rows`).
+const IN_FLIGHT: usize = 3;
 
 /// An import that takes longer than this shows a progress bar.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
@@ -89,13 +93,16 @@ pub struct ImportArgs {
     /// Store the valid rows and report the invalid ones, instead of refusing the file.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Extra hosts whose referrers count as internal navigation, as for `serve`:
-    /// imported pageviews are classified as live ones would be.
-    #[arg(long, env = "SITE_HOSTS", value_delimiter = ',')]
-    pub site_hosts: Vec<String>,
-    /// As for `serve`: keep only campaign parameters and click ids of URLs.
-    #[arg(long, env = "STRIP_QUERY_PARAMS")]
-    pub strip_query_params: bool,
+    /// Leave the attribution of the imported rows to the service's
+    /// materialiser instead of computing it before the command returns.
+    #[arg(long)]
+    pub no_materialize: bool,
+    /// Classification and attribution settings, as for `serve` (the same
+    /// flags and variables): imported pageviews are classified as live ones
+    /// would be, and their attribution computed with these settings. A
+    /// service started with other ones notices and recomputes it.
+    #[command(flatten)]
+    pub attribution: AttributionConfig,
     #[command(flatten)]
     pub database: DatabaseConfig,
 }
@@ -165,17 +172,20 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// Runs `import`: migrates the database, imports the file, prints a summary.
+/// Runs `import`: migrates the database, imports the file, computes the
+/// attribution of what it stored (unless `--no-materialize`), prints a
+/// summary.
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database).await?;
     store.migrate().await?;
-    let ingestor = Ingestor::new(store, &args.site_hosts, BATCH_ROWS)
-        .with_query_stripping(args.strip_query_params);
+    let ingestor = Ingestor::new(store.clone(), &args.attribution.site_hosts, BATCH_ROWS)
+        .with_query_stripping(args.attribution.strip_query_params);
     let options = ImportOptions {
         format: args.format,
         skip_invalid: args.skip_invalid,
         progress: true,
     };
+    let started = Instant::now();
     let summary = import(&ingestor, args.kind, &args.file, options).await?;
     if summary.rejected > 0 {
         eprintln!("skipped {} invalid rows:", summary.rejected);
@@ -184,11 +194,30 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             format_errors(&summary.errors, summary.rejected, MAX_PRINTED_ERRORS)
         );
     }
+    let stored_in = started.elapsed();
     println!(
-        "imported {} from {}: {summary}",
+        "imported {} from {}: {summary} in {:.1} s ({:.0} rows/s)",
         args.kind.as_str(),
-        args.file.display()
+        args.file.display(),
+        stored_in.as_secs_f64(),
+        summary.read as f64 / stored_in.as_secs_f64().max(1e-9)
     );
+    if !args.no_materialize {
+        // The same materialiser as the service's, so reports are ready
+        // when the command returns rather than after the service's
+        // background task has caught up.
+        let materialized = Instant::now();
+        let settings = std::sync::Arc::new(crate::journeys::settings(&args.attribution));
+        let plan = crate::materialize::Plan::from_config(&args.attribution);
+        crate::materialize::Materializer::new(store, settings, plan)
+            .flush()
+            .await
+            .context("Failed to compute the attribution of the imported rows")?;
+        println!(
+            "attribution computed in {:.1} s",
+            materialized.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -203,11 +232,18 @@ pub async fn import(
 ) -> anyhow::Result<ImportSummary> {
     match kind {
         ImportKind::Pageviews => {
-            import_rows::<RawPageview, _, _>(path, options, |batch| ingestor.pageviews(batch, true))
-                .await
+            import_rows::<RawPageview, _, _>(path, options, |batch| {
+                let ingestor = ingestor.clone();
+                async move { ingestor.pageviews(batch, true).await }
+            })
+            .await
         }
         ImportKind::Events => {
-            import_rows::<RawEvent, _, _>(path, options, |batch| ingestor.events(batch, true)).await
+            import_rows::<RawEvent, _, _>(path, options, |batch| {
+                let ingestor = ingestor.clone();
+                async move { ingestor.events(batch, true).await }
+            })
+            .await
         }
     }
 }
@@ -221,7 +257,7 @@ async fn import_rows<R, F, Fut>(
 where
     R: Row,
     F: Fn(Vec<R>) -> Fut,
-    Fut: Future<Output = Result<Recorded, IngestError>>,
+    Fut: Future<Output = Result<Recorded, IngestError>> + Send + 'static,
 {
     let format = match options.format {
         Some(format) => format,
@@ -278,33 +314,90 @@ where
         errors: checked.errors,
         ..ImportSummary::default()
     };
+    // Up to IN_FLIGHT batches are validated, classified and queued for the
+    // writer at once, so preparing the next batches overlaps writing this
+    // one (and the group commit takes several into one transaction). They
+    // are submitted, and so committed, in file order.
+    let storing = Instant::now();
+    let mut in_flight: VecDeque<(Batch<()>, tokio::task::JoinHandle<_>)> = VecDeque::new();
+    let mut failure = None;
     while let Some(batch) = receiver.recv().await {
-        let recorded = store(batch.rows).await.map_err(|e| {
-            let cause = match e {
-                IngestError::Invalid(errors) => anyhow::anyhow!(
-                    "a row became invalid after validation: {}",
-                    errors
-                        .first()
-                        .map(|e| format!("{} {}", e.field, e.message))
-                        .unwrap_or_default()
-                ),
-                other => anyhow::Error::new(other),
-            };
-            cause.context(format!(
-                "Failed to store lines {}-{} of {}; the rows before line {} are stored, \
-                 and re-running the import completes it without duplicates",
-                batch.first_line,
-                batch.last_line,
-                path.display(),
-                batch.first_line
-            ))
-        })?;
-        summary.stored += recorded.outcome.stored;
-        summary.duplicates += recorded.outcome.duplicates;
+        let lines = Batch {
+            rows: Vec::new(),
+            first_line: batch.first_line,
+            last_line: batch.last_line,
+        };
+        in_flight.push_back((lines, tokio::spawn(store(batch.rows))));
+        if in_flight.len() < IN_FLIGHT {
+            continue;
+        }
+        let Some((lines, handle)) = in_flight.pop_front() else {
+            continue;
+        };
+        match stored(handle.await, &lines, path) {
+            Ok(recorded) => {
+                summary.stored += recorded.outcome.stored;
+                summary.duplicates += recorded.outcome.duplicates;
+                progress.rate(summary.stored + summary.duplicates, storing);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    // Every batch in flight finishes before the import returns, even after
+    // a failure: nothing keeps writing behind the caller's back.
+    drop(receiver);
+    while let Some((lines, handle)) = in_flight.pop_front() {
+        match stored(handle.await, &lines, path) {
+            Ok(recorded) if failure.is_none() => {
+                summary.stored += recorded.outcome.stored;
+                summary.duplicates += recorded.outcome.duplicates;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failure {
+        let _ = reader.await;
+        progress.finish();
+        return Err(e);
     }
     reader.await.context("The storing pass panicked")??;
     progress.finish();
     Ok(summary)
+}
+
+/// A stored batch's outcome, or the error that names its lines.
+fn stored(
+    joined: Result<Result<Recorded, IngestError>, tokio::task::JoinError>,
+    lines: &Batch<()>,
+    path: &Path,
+) -> anyhow::Result<Recorded> {
+    let result = joined.context("A storing task panicked")?;
+    result.map_err(|e| {
+        let cause = match e {
+            IngestError::Invalid(errors) => anyhow::anyhow!(
+                "a row became invalid after validation: {}",
+                errors
+                    .first()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .unwrap_or_default()
+            ),
+            other => anyhow::Error::new(other),
+        };
+        cause.context(format!(
+            "Failed to store lines {}-{} of {}; the rows before line {} are stored (and \
+             perhaps some after it), and re-running the import completes it without duplicates",
+            lines.first_line,
+            lines.last_line,
+            path.display(),
+            lines.first_line
+        ))
+    })
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -426,7 +519,7 @@ impl Progress {
         let allowed = allowed && crate::progress::watching();
         let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::hidden());
         let style = ProgressStyle::with_template(
-            "{msg:>10} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta} left)",
+            "{msg:>22} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta} left)",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -457,6 +550,14 @@ impl Progress {
             self.shown.store(true, Ordering::Relaxed);
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
+    }
+
+    /// Shows the storing pass's rate: rows stored (or found duplicate) per
+    /// second since `since`.
+    fn rate(&self, rows: u64, since: Instant) {
+        let per_second = rows as f64 / since.elapsed().as_secs_f64().max(1e-3);
+        self.bar
+            .set_message(format!("storing {per_second:.0} rows/s"));
     }
 
     fn finish(&self) {
