@@ -99,10 +99,13 @@ fn sqlx_fault(error: &sqlx::Error) -> Option<Fault> {
 
 /// By SQLSTATE: 53100 is disk_full; the rest of class 53 (out of memory,
 /// too many connections), class 08 (connection exceptions) and the
-/// shutdown/start-up states of 57P0x are the server's condition.
+/// shutdown/start-up states of 57P0x are the server's condition, and so is
+/// a deadlock or serialisation failure that outlived the writer's retries
+/// (another transaction's doing, not the request's).
 fn postgres_fault(sqlstate: &str) -> Option<Fault> {
     match sqlstate {
         "53100" => Some(Fault::StorageFull),
+        DEADLOCK_DETECTED | SERIALIZATION_FAILURE => Some(Fault::Unavailable),
         s if s.starts_with("53") || s.starts_with("08") => Some(Fault::Unavailable),
         "57P01" | "57P02" | "57P03" => Some(Fault::Unavailable),
         _ => None,
@@ -118,6 +121,26 @@ fn sqlite_fault(code: i64) -> Option<Fault> {
         SQLITE_BUSY | SQLITE_LOCKED | SQLITE_CANTOPEN => Some(Fault::Unavailable),
         _ => None,
     }
+}
+
+const DEADLOCK_DETECTED: &str = "40P01";
+const SERIALIZATION_FAILURE: &str = "40001";
+
+/// Whether PostgreSQL aborted the transaction to break a deadlock or a
+/// serialisation conflict with another one: the same transaction, run
+/// again, normally succeeds.
+pub(super) fn is_conflict(error: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db)))) = error
+    else {
+        return false;
+    };
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+        && matches!(
+            db.code().as_deref(),
+            Some(DEADLOCK_DETECTED | SERIALIZATION_FAILURE)
+        )
 }
 
 const STORAGE_FULL: &str = "the database's disk is full (the request's group was refused)";
@@ -150,6 +173,12 @@ mod tests {
         assert_eq!(postgres_fault("08006"), Some(Fault::Unavailable));
         assert_eq!(postgres_fault("57P01"), Some(Fault::Unavailable));
         assert_eq!(postgres_fault("23505"), None, "a constraint is not a fault");
+        assert_eq!(
+            postgres_fault("40P01"),
+            Some(Fault::Unavailable),
+            "a deadlock"
+        );
+        assert_eq!(postgres_fault("40001"), Some(Fault::Unavailable));
     }
 
     #[test]

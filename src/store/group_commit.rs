@@ -35,6 +35,10 @@
 //! with "unavailable" without touching the pool, so the queue drains at
 //! once instead of at one connect timeout per group.
 //!
+//! A group that PostgreSQL aborts to break a deadlock or a serialisation
+//! conflict (with a materialiser step or an erasure) is run again, up to
+//! [`CONFLICT_RETRIES`] times, before its requests see the error (a 503).
+//!
 //! Shutdown: the writer owns the receiving end and runs until every sender
 //! (every clone of the `Store`) is dropped, so requests already queued are
 //! committed and answered before it stops.
@@ -108,6 +112,10 @@ struct Group {
 }
 
 /// The writer task: one group at a time until the queue is closed and empty.
+/// Times a group that PostgreSQL aborted for a deadlock or a serialisation
+/// conflict is run again before its requests get the error.
+const CONFLICT_RETRIES: u32 = 3;
+
 async fn run(writer: Group, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut rows = first.write.len();
@@ -188,6 +196,26 @@ impl Group {
     /// returned only once COMMIT has returned. Fails at once while the
     /// database is known to be down.
     async fn transaction(&self, writes: &[Write]) -> Result<Vec<InsertOutcome>, DbErr> {
+        // A deadlock or serialisation failure is another transaction's
+        // doing (a materialiser step, an erasure): PostgreSQL rolled this
+        // one back whole, and running it again is safe (every write is
+        // idempotent) and normally succeeds. Past the retries it answers as
+        // the database being unavailable, with a Retry-After.
+        let mut attempt = 0;
+        loop {
+            match self.attempt(writes).await {
+                Err(e) if fault::is_conflict(&e) && attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "group commit conflicted; running it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)))
+                        .await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn attempt(&self, writes: &[Write]) -> Result<Vec<InsertOutcome>, DbErr> {
         let _turn = match &self.gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
