@@ -533,12 +533,6 @@ impl Materializer {
         Ok(Some((claimed, hours)))
     }
 
-    /// Recomputes up to one batch of dirty fingerprints; returns how many.
-    pub async fn step(&self) -> Result<usize, DbErr> {
-        let _running = self.running.lock().await;
-        self.step_locked().await
-    }
-
     /// Recomputes up to `max_steps` batches, pipelined (see
     /// [`Self::pass_locked`]); returns how many fingerprints.
     pub async fn pass(&self, max_steps: usize) -> Result<usize, DbErr> {
@@ -573,14 +567,6 @@ impl Materializer {
                 .store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(())
-    }
-
-    async fn step_locked(&self) -> Result<usize, DbErr> {
-        self.align().await?;
-        match self.prepare(None).await? {
-            None => Ok(0),
-            Some(prepared) => prepared.write(&self.store).await,
-        }
     }
 
     /// Up to `max_steps` steps, each one's reads and computation running
