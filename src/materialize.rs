@@ -409,24 +409,11 @@ impl Materializer {
     /// was full (more is probably queued).
     pub async fn rebuild(&self, drain: bool) -> Result<bool, DbErr> {
         let _running = self.running.lock().await;
-        let hours_full = if drain {
-            self.rebuild_all_locked().await?;
-            false
-        } else {
-            self.rebuild_batch_locked().await? >= HOUR_STEP as usize
-        };
+        let hours = self
+            .rebuild_hours_locked(if drain { usize::MAX } else { 1 })
+            .await?;
         let days = self.merge_days_locked().await?;
-        Ok(hours_full || days >= DAY_STEP as usize)
-    }
-
-    async fn rebuild_batch_locked(&self) -> Result<usize, DbErr> {
-        match self.prepare_hours(None).await? {
-            None => Ok(0),
-            Some((claimed, hours)) => {
-                self.store.replace_rollups(&claimed, hours).await?;
-                Ok(claimed.len())
-            }
-        }
+        Ok((!drain && hours >= HOUR_STEP as usize) || days >= DAY_STEP as usize)
     }
 
     async fn merge_days_locked(&self) -> Result<usize, DbErr> {
@@ -446,15 +433,17 @@ impl Materializer {
         Ok(claimed.len())
     }
 
-    /// Rebuilds every queued hour, each batch's reads and cells computed
-    /// while the previous batch is written (as [`Self::pass_locked`]; the
-    /// batches hold disjoint hours, and an hour's cells are a function of
-    /// its rows alone, so the order of their commits does not matter).
-    async fn rebuild_all_locked(&self) -> Result<usize, DbErr> {
+    /// Rebuilds up to `max_batches` batches of queued hours, each batch's
+    /// reads and cells computed while the previous batch is written (as
+    /// [`Self::pass_locked`]; the batches hold disjoint hours, and an hour's
+    /// cells are a function of its rows alone, so the order of their commits
+    /// does not matter). Returns the hours rebuilt.
+    async fn rebuild_hours_locked(&self, max_batches: usize) -> Result<usize, DbErr> {
         let Some(mut next) = self.prepare_hours(None).await? else {
             return Ok(0);
         };
         let mut total = 0;
+        let mut batches = 1;
         loop {
             let full = next.0.len() >= HOUR_STEP as usize;
             let after = next.0.last().map(|(hour, _)| *hour);
@@ -464,7 +453,8 @@ impl Materializer {
                 store.replace_rollups(&claimed, hours).await?;
                 Ok::<_, DbErr>(claimed.len())
             });
-            let following = if full {
+            let following = if full && batches < max_batches {
+                batches += 1;
                 self.prepare_hours(after).await
             } else {
                 Ok(None)
@@ -668,7 +658,7 @@ impl Materializer {
     pub async fn flush(&self) -> Result<(), DbErr> {
         let _running = self.running.lock().await;
         while self.pass_locked(usize::MAX).await? > 0 {}
-        while self.rebuild_all_locked().await? > 0 {}
+        while self.rebuild_hours_locked(usize::MAX).await? > 0 {}
         while self.merge_days_locked().await? > 0 {}
         Ok(())
     }
