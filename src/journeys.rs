@@ -228,19 +228,18 @@ pub async fn load_with_facts(
         (Vec::new(), Vec::new())
     } else {
         (
-            store.pageviews_of_fingerprints(&all_fps).await?,
+            store.pageview_facts_of_fingerprints(&all_fps).await?,
             store.events_of(&users, &all_fps).await?,
         )
     };
 
     let mut pageviews_of_fp: FactsOfFingerprint = HashMap::new();
-    for pv in &pageviews {
+    for pv in pageviews {
         pageviews_of_fp
             .entry(pv.fingerprint.clone())
             .or_default()
-            .push(PageviewFact::from(pv));
+            .push(pv);
     }
-    drop(pageviews);
     let mut events_of_key: HashMap<JourneyKey, Vec<StoredEvent>> = HashMap::new();
     for ev in events {
         let key = key_of(&ev, &owners);

@@ -44,7 +44,7 @@ use crate::config::AttributionConfig;
 use crate::journeys::{self, JourneyKey, UserJourney};
 use crate::reports::cache::ReportCache;
 use crate::reports::cells::{self, CellDim, Grain};
-use crate::reports::{self, source, Credited, TouchKey};
+use crate::reports::{source, Credited, TouchKey};
 use crate::store::{HourCells, Store, VisitorTouch};
 
 /// Fingerprints recomputed per step: big enough to amortise the queries,
@@ -148,7 +148,9 @@ pub fn touchpoint_rows(pageviews: &[PageviewFact], settings: &Settings) -> Vec<t
 }
 
 /// The credit rows of one journey (ids unset: 0): every materialised
-/// conversion under every model at every lookback of `plan`.
+/// conversion at every lookback of `plan`, one row per touchpoint in play
+/// with every model's weight (0 where a model gives it none; see
+/// `entity::credit`).
 pub fn credit_rows(journey: &UserJourney, settings: &Settings, plan: &Plan) -> Vec<credit::Model> {
     let names = materialised_names(settings);
     let key = key_text(&journey.key);
@@ -164,31 +166,52 @@ pub fn credit_rows(journey: &UserJourney, settings: &Settings, plan: &Plan) -> V
     {
         for &days in &plan.lookbacks {
             let lookback = chrono::Duration::days(i64::from(days));
-            let conversion = journey.journey.evaluate(&event.fact, lookback);
+            let c = journey.journey.evaluate(&event.fact, lookback);
+            let row = |k: TouchKey| credit::Model {
+                id: 0,
+                journey_key: key.clone(),
+                conversion_id: event.id.clone(),
+                name: c.name.clone(),
+                conversion_at: c.at,
+                user_id: user.map(str::to_owned),
+                from_trial: c.from_trial,
+                time_to_convert_seconds: c.time_to_convert_seconds,
+                pageviews_before: c.pageviews_before,
+                pageviews_after: c.pageviews_after,
+                lookback_days: days,
+                first_click: 0.0,
+                last_click: 0.0,
+                last_non_direct_click: 0.0,
+                linear: 0.0,
+                position_based: 0.0,
+                time_decay: 0.0,
+                source: k.source,
+                medium: k.medium,
+                campaign: k.campaign,
+                channel: k.channel.as_str().to_owned(),
+                landing_page: k.landing_page,
+            };
+            if c.touchpoints.is_empty() {
+                // What `reports::credited` gives every model then.
+                let mut r = row(TouchKey::not_set());
+                for model in Model::ALL {
+                    source::set_weight(&mut r, model, 1.0);
+                }
+                rows.push(r);
+                continue;
+            }
+            let mut per_touch: Vec<credit::Model> =
+                c.touchpoints.iter().map(|t| row(TouchKey::of(t))).collect();
             for model in Model::ALL {
-                for c in reports::credited(&conversion, &event.id, user, model) {
-                    rows.push(credit::Model {
-                        id: 0,
-                        journey_key: key.clone(),
-                        conversion_id: c.conversion_id,
-                        name: c.name,
-                        conversion_at: c.at,
-                        user_id: c.user_id,
-                        from_trial: c.from_trial,
-                        time_to_convert_seconds: c.time_to_convert_seconds,
-                        pageviews_before: c.pageviews_before,
-                        pageviews_after: c.pageviews_after,
-                        model: model.as_str().to_owned(),
-                        lookback_days: days,
-                        weight: c.weight,
-                        source: c.key.source,
-                        medium: c.key.medium,
-                        campaign: c.key.campaign,
-                        channel: c.key.channel.as_str().to_owned(),
-                        landing_page: c.key.landing_page,
-                    });
+                for (r, w) in per_touch.iter_mut().zip(c.weights(model)) {
+                    source::set_weight(r, model, w);
                 }
             }
+            rows.extend(
+                per_touch
+                    .into_iter()
+                    .filter(|r| Model::ALL.iter().any(|m| source::weight(r, *m) > 0.0)),
+            );
         }
     }
     rows
@@ -247,12 +270,15 @@ pub fn hour_cells(
     // Per (lookback, name), per model, the credits.
     let mut groups: BTreeMap<(i32, String), BTreeMap<String, Vec<Credited>>> = BTreeMap::new();
     for c in credits {
-        groups
-            .entry((c.lookback_days, c.name.clone()))
-            .or_default()
-            .entry(c.model.clone())
-            .or_default()
-            .push(source::credited_of(c));
+        let models = groups.entry((c.lookback_days, c.name.clone())).or_default();
+        for model in Model::ALL {
+            if let Some(credited) = source::credited_of(&c, model) {
+                models
+                    .entry(model.as_str().to_owned())
+                    .or_default()
+                    .push(credited);
+            }
+        }
     }
     for ((lookback, name), models) in groups {
         for dim in CellDim::CREDITS {
@@ -450,7 +476,13 @@ impl Materializer {
             let store = self.store.clone();
             let writing = tokio::spawn(async move {
                 let (claimed, hours) = next;
+                let started = Instant::now();
                 store.replace_rollups(&claimed, hours).await?;
+                tracing::debug!(
+                    hours = claimed.len(),
+                    write_ms = started.elapsed().as_millis() as u64,
+                    "rollup hours written"
+                );
                 Ok::<_, DbErr>(claimed.len())
             });
             let following = if full && batches < max_batches {
@@ -486,8 +518,12 @@ impl Materializer {
         }
         let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
         let mut hours = Vec::with_capacity(claimed.len());
+        let started = Instant::now();
         self.store.ensure_visitor_ids(&runs).await?;
+        let ids = started.elapsed();
+        let (mut read, mut rows) = (Duration::ZERO, 0);
         for (from, to) in runs {
+            let reading = Instant::now();
             let mut touches: BTreeMap<i64, Vec<VisitorTouch>> = BTreeMap::new();
             for t in self.store.visitor_touches(at(from), at(to)).await? {
                 touches
@@ -509,6 +545,10 @@ impl Materializer {
                     .or_default()
                     .push(c);
             }
+            read += reading.elapsed();
+            rows += touches.values().map(Vec::len).sum::<usize>()
+                + pageviews.values().map(Vec::len).sum::<usize>()
+                + credits.values().map(Vec::len).sum::<usize>();
             let mut hour = from;
             while hour < to {
                 hours.push(hour_cells(
@@ -520,6 +560,14 @@ impl Materializer {
                 hour += Grain::Hour.seconds();
             }
         }
+        tracing::debug!(
+            hours = claimed.len(),
+            rows,
+            visitor_ids_ms = ids.as_millis() as u64,
+            read_ms = read.as_millis() as u64,
+            compute_ms = (started.elapsed() - ids - read).as_millis() as u64,
+            "rollup hours computed"
+        );
         Ok(Some((claimed, hours)))
     }
 
@@ -746,5 +794,121 @@ impl Materializer {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::attribution::{EventFact, Journey};
+    use crate::domain::Channel;
+    use crate::journeys::StoredEvent;
+
+    fn pageview(minute: i64, url: &str, source: &str, channel: Channel) -> PageviewFact {
+        let direct = channel == Channel::Direct;
+        PageviewFact {
+            fingerprint: "fp".into(),
+            at: Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap() + Duration::minutes(minute),
+            url: format!("https://app.example.com{url}"),
+            landing_page: url.into(),
+            referrer_url: (!direct).then(|| format!("https://{source}/")),
+            source: source.into(),
+            medium: if direct { "(none)" } else { "referral" }.into(),
+            campaign: None,
+            content: None,
+            term: None,
+            channel,
+            rule: "test".into(),
+        }
+    }
+
+    fn event(name: &str, minute: i64) -> StoredEvent {
+        let at = Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap() + Duration::minutes(minute);
+        StoredEvent {
+            id: format!("{name}-{minute}"),
+            row: entity::event::Model {
+                id: 0,
+                dedup_key: Vec::new(),
+                name: name.into(),
+                fingerprint: "fp".into(),
+                user_id: Some("u1".into()),
+                created_at: at,
+                received_at: at,
+            },
+            fact: EventFact {
+                name: name.into(),
+                fingerprint: "fp".into(),
+                user_id: Some("u1".into()),
+                at,
+            },
+        }
+    }
+
+    /// Every model's credits, one row per model with credit, as
+    /// `reports::credited` gives them: what the folded rows must expand to.
+    fn expanded(rows: &[credit::Model], model: Model) -> Vec<Credited> {
+        rows.iter()
+            .filter_map(|r| source::credited_of(r, model))
+            .collect()
+    }
+
+    #[test]
+    fn folded_credit_rows_expand_to_each_models_credits() {
+        // Four touchpoints (two of them DIRECT, one before the 7-day
+        // lookback), a trial, a signup, and a signup with no touchpoint in
+        // play at the 7-day lookback.
+        let pageviews = vec![
+            pageview(0, "/a", "news.example", Channel::Referral),
+            pageview(60 * 24 * 9, "/b", "(direct)", Channel::Direct),
+            pageview(60 * 24 * 10, "/c", "google", Channel::OrganicSearch),
+            pageview(60 * 24 * 10 + 90, "/d", "(direct)", Channel::Direct),
+        ];
+        let events = vec![
+            event("trial", 60 * 24 * 10 + 30),
+            event("signup", 60 * 24 * 11),
+            event("signup", 60 * 24 * 40),
+        ];
+        let settings = Settings::default();
+        let facts: Vec<EventFact> = events.iter().map(|e| e.fact.clone()).collect();
+        let journey = UserJourney {
+            key: JourneyKey::User("u1".into()),
+            fingerprints: vec!["fp".into()],
+            first_seen_at: None,
+            journey: Journey::new(&pageviews, &facts, settings.session_timeout),
+            events,
+        };
+        let plan = Plan::default();
+        let rows = credit_rows(&journey, &settings, &plan);
+        for &days in &plan.lookbacks {
+            let at_lookback: Vec<credit::Model> = rows
+                .iter()
+                .filter(|r| r.lookback_days == days)
+                .cloned()
+                .collect();
+            for model in Model::ALL {
+                let mut expected = Vec::new();
+                for e in &journey.events {
+                    let lookback = Duration::days(i64::from(days));
+                    let c = journey.journey.evaluate(&e.fact, lookback);
+                    expected.extend(crate::reports::credited(&c, &e.id, Some("u1"), model));
+                }
+                assert_eq!(
+                    expanded(&at_lookback, model),
+                    expected,
+                    "{model} at {days} days"
+                );
+                let total: f64 = expected.iter().map(|c| c.weight).sum();
+                assert_eq!(total, 3.0, "{model} at {days} days: one unit a conversion");
+            }
+        }
+        // One row per touchpoint in play, not one per model.
+        let most = Model::ALL
+            .iter()
+            .map(|m| expanded(&rows, *m).len())
+            .max()
+            .unwrap();
+        assert_eq!(rows.len(), most);
     }
 }

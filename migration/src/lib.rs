@@ -13,6 +13,7 @@ mod m20261126_000007_cover_touchpoints;
 mod m20261126_000008_version_dirty_marks;
 mod m20261201_000009_create_api_keys;
 mod m20261201_000010_create_rollups;
+mod m20261201_000011_fold_credit_models;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_version_dirty_marks::Migration),
             Box::new(m20261201_000009_create_api_keys::Migration),
             Box::new(m20261201_000010_create_rollups::Migration),
+            Box::new(m20261201_000011_fold_credit_models::Migration),
         ]
     }
 }

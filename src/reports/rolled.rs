@@ -67,10 +67,10 @@ async fn add_raw_credits(
         to: Some(to),
     };
     let rows: Vec<Credited> = store
-        .credits_in(r.model.as_str(), r.lookback_days, names, &range)
+        .credits_in(r.model, r.lookback_days, names, &range)
         .await?
         .into_iter()
-        .map(credited_of)
+        .filter_map(|c| credited_of(&c, r.model))
         .collect();
     for name in names {
         let of_name: Vec<&Credited> = rows.iter().filter(|c| &c.name == name).collect();
@@ -300,10 +300,11 @@ pub async fn series(
             })
             .collect();
         for c in store
-            .credits_in_ranges(r.model.as_str(), r.lookback_days, &names, &ranges)
+            .credits_in_ranges(r.model, r.lookback_days, &names, &ranges)
             .await?
+            .into_iter()
+            .filter_map(|c| credited_of(&c, r.model))
         {
-            let c = credited_of(c);
             let in_raw = raw
                 .binary_search_by(|(from, to)| {
                     if *to <= c.at {

@@ -32,7 +32,7 @@ impl TouchKey {
         }
     }
 
-    fn of(t: &crate::attribution::Touchpoint) -> Self {
+    pub(crate) fn of(t: &crate::attribution::Touchpoint) -> Self {
         Self {
             campaign: t.campaign.clone(),
             source: t.source.clone(),

@@ -47,15 +47,10 @@ pub async fn credits(
     };
     materializer.flush().await?;
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let rows = store
-        .credits_in(model.as_str(), days, &names, &range)
-        .await?;
+    let rows = store.credits_in(model, days, &names, &range).await?;
     let mut by_name: HashMap<String, Vec<Credited>> = HashMap::new();
-    for r in rows {
-        by_name
-            .entry(r.name.clone())
-            .or_default()
-            .push(credited_of(r));
+    for c in rows.into_iter().filter_map(|r| credited_of(&r, model)) {
+        by_name.entry(c.name.clone()).or_default().push(c);
     }
     Ok(CreditsByName { by_name })
 }
@@ -77,26 +72,52 @@ pub fn materialised_lookback(
     .flatten()
 }
 
-/// A stored credit row as the report fold takes it.
-pub fn credited_of(r: entity::credit::Model) -> Credited {
-    Credited {
-        conversion_id: r.conversion_id,
-        name: r.name,
+/// A stored credit row as the report fold takes it under `model`: none
+/// when the model gives the row's touchpoint no credit.
+pub fn credited_of(r: &entity::credit::Model, model: Model) -> Option<Credited> {
+    let weight = weight(r, model);
+    (weight > 0.0).then(|| Credited {
+        conversion_id: r.conversion_id.clone(),
+        name: r.name.clone(),
         at: r.conversion_at,
-        user_id: r.user_id,
+        user_id: r.user_id.clone(),
         from_trial: r.from_trial,
         time_to_convert_seconds: r.time_to_convert_seconds,
         pageviews_before: r.pageviews_before,
         pageviews_after: r.pageviews_after,
-        weight: r.weight,
+        weight,
         key: TouchKey {
-            campaign: r.campaign,
-            source: r.source,
-            medium: r.medium,
+            campaign: r.campaign.clone(),
+            source: r.source.clone(),
+            medium: r.medium.clone(),
             channel: r.channel.parse().unwrap_or(Channel::Unassigned),
-            landing_page: r.landing_page,
+            landing_page: r.landing_page.clone(),
         },
+    })
+}
+
+/// A stored credit row's weight under `model`.
+pub fn weight(r: &entity::credit::Model, model: Model) -> f64 {
+    match model {
+        Model::FirstClick => r.first_click,
+        Model::LastClick => r.last_click,
+        Model::LastNonDirectClick => r.last_non_direct_click,
+        Model::Linear => r.linear,
+        Model::PositionBased => r.position_based,
+        Model::TimeDecay => r.time_decay,
     }
+}
+
+/// Sets a credit row's weight under `model`.
+pub fn set_weight(r: &mut entity::credit::Model, model: Model, w: f64) {
+    *match model {
+        Model::FirstClick => &mut r.first_click,
+        Model::LastClick => &mut r.last_click,
+        Model::LastNonDirectClick => &mut r.last_non_direct_click,
+        Model::Linear => &mut r.linear,
+        Model::PositionBased => &mut r.position_based,
+        Model::TimeDecay => &mut r.time_decay,
+    } = w;
 }
 
 /// Attributes every event named in `names` that happened in `range`, from

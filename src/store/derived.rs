@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::{Store, TimeRange};
+use crate::attribution::Model;
 use crate::reports::cells::Grain;
 
 const IN_CHUNK: usize = 500;
@@ -163,11 +164,11 @@ impl Store {
         Ok(())
     }
 
-    /// Credits under `model` at `lookback_days` of conversions named in
-    /// `names` in `range`.
+    /// Credit rows that give credit under `model`, at `lookback_days`, of
+    /// conversions named in `names` in `range`.
     pub async fn credits_in(
         &self,
-        model: &str,
+        model: Model,
         lookback_days: i32,
         names: &[String],
         range: &TimeRange,
@@ -351,7 +352,7 @@ type CreditSignature = (
         bool,
         Option<i64>,
     ),
-    (i64, i64, String, i32, u64),
+    (i64, i64, i32, [u64; 6]),
     (String, String, Option<String>, String, String),
 );
 
@@ -372,9 +373,8 @@ fn credit_signature(c: &credit::Model) -> (i64, CreditSignature) {
             (
                 c.pageviews_before,
                 c.pageviews_after,
-                c.model.clone(),
                 c.lookback_days,
-                c.weight.to_bits(),
+                Model::ALL.map(|m| crate::reports::source::weight(c, m).to_bits()),
             ),
             (
                 c.source.clone(),
@@ -385,6 +385,18 @@ fn credit_signature(c: &credit::Model) -> (i64, CreditSignature) {
             ),
         ),
     )
+}
+
+/// The column holding a credit row's weight under `model`.
+pub(super) fn weight_column(model: Model) -> credit::Column {
+    match model {
+        Model::FirstClick => credit::Column::FirstClick,
+        Model::LastClick => credit::Column::LastClick,
+        Model::LastNonDirectClick => credit::Column::LastNonDirectClick,
+        Model::Linear => credit::Column::Linear,
+        Model::PositionBased => credit::Column::PositionBased,
+        Model::TimeDecay => credit::Column::TimeDecay,
+    }
 }
 
 /// Inserts `models` (their ids left to the database) in multi-row

@@ -11,6 +11,8 @@ use sea_orm::{
 };
 
 use super::{EventFilter, Store, TimeRange};
+use crate::attribution::PageviewFact;
+use crate::domain::Channel;
 
 /// Keys per `IN (…)` list: far below both engines' bind-parameter limits.
 const IN_CHUNK: usize = 1000;
@@ -80,17 +82,55 @@ impl Store {
         .await
     }
 
-    /// Every pageview of these fingerprints.
-    pub async fn pageviews_of_fingerprints(
+    /// Every pageview of these fingerprints, as attribution reads it: the
+    /// columns it needs only, through sqlx directly (see `Guarded::rows`).
+    pub async fn pageview_facts_of_fingerprints(
         &self,
         fingerprints: &[String],
-    ) -> Result<Vec<pageview::Model>, DbErr> {
-        self.find_in::<pageview::Entity>(
-            pageview::Column::Fingerprint,
-            fingerprints,
-            Condition::all(),
-        )
-        .await
+    ) -> Result<Vec<PageviewFact>, DbErr> {
+        type Row = (
+            String,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
+        let backend = self.backend();
+        let mut out = Vec::new();
+        for chunk in fingerprints.chunks(IN_CHUNK) {
+            let list: Vec<String> = (1..=chunk.len())
+                .map(|n| super::rollups::placeholder(backend, n))
+                .collect();
+            let sql = format!(
+                "SELECT fingerprint, created_at, url, landing_page, referrer_url, source, medium, \
+                 campaign, content, term, channel, rule FROM pageviews WHERE fingerprint IN ({})",
+                list.join(",")
+            );
+            let binds: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let rows: Vec<Row> = self.reader().rows(&sql, &binds).await?;
+            out.extend(rows.into_iter().map(|r| PageviewFact {
+                fingerprint: r.0,
+                at: r.1,
+                url: r.2,
+                landing_page: r.3,
+                referrer_url: r.4,
+                source: r.5,
+                medium: r.6,
+                campaign: r.7,
+                content: r.8,
+                term: r.9,
+                channel: r.10.parse().unwrap_or(Channel::Unassigned),
+                rule: r.11,
+            }));
+        }
+        Ok(out)
     }
 
     /// Every event sent with one of these user ids, or from one of these

@@ -94,7 +94,7 @@ impl Store {
     /// The write pool for the small reads of authentication (see the
     /// module doc).
     fn auth_reads(&self) -> super::Guarded<'_> {
-        super::Guarded::new(&self.auth, &self.health)
+        super::Guarded::new(&self.auth, &self.health, [Some(&self.statements), None])
     }
 
     /// The active key whose secret hashes to `hash`, with its signing

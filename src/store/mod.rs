@@ -78,6 +78,8 @@ pub struct Store {
     /// The share of `statements` that ran on a separate replica pool.
     replica_statements: Arc<AtomicU64>,
     has_replica: bool,
+    /// Whether `reader` is the replica's pool (not in `on_primary`'s copy).
+    reader_is_replica: bool,
     /// Set once this process applied (or found applied) every migration.
     migrated: Arc<AtomicBool>,
     acquire_timeout: Duration,
@@ -150,6 +152,7 @@ impl Store {
             statements,
             replica_statements,
             has_replica,
+            reader_is_replica: has_replica,
             migrated: Arc::new(AtomicBool::new(false)),
             acquire_timeout: config.acquire_timeout(),
             write_gate,
@@ -168,7 +171,11 @@ impl Store {
     /// The primary pool for statements outside a transaction, failing at
     /// once while it is known to be down (see `health`).
     fn primary(&self) -> Guarded<'_> {
-        Guarded::new(&self.primary_reads, &self.health)
+        Guarded::new(
+            &self.primary_reads,
+            &self.health,
+            [Some(&self.statements), None],
+        )
     }
 
     /// Begins a write transaction on the primary, failing at once while it
@@ -305,7 +312,12 @@ impl Store {
     ///
     /// Fails at once while that pool is known to be down (see `health`).
     pub fn reader(&self) -> Guarded<'_> {
-        Guarded::new(&self.reader, &self.reader_health)
+        let replica = self.reader_is_replica.then_some(&*self.replica_statements);
+        Guarded::new(
+            &self.reader,
+            &self.reader_health,
+            [Some(&self.statements), replica],
+        )
     }
 
     /// This store with its reads on the primary too: for work that reads and
@@ -315,6 +327,7 @@ impl Store {
         Store {
             reader: self.primary_reads.clone(),
             reader_health: self.health.clone(),
+            reader_is_replica: false,
             ..self.clone()
         }
     }

@@ -46,7 +46,7 @@ pub struct HourCells {
     pub credits: Vec<(i16, i32, String, Vec<u8>)>,
 }
 
-fn placeholder(backend: DbBackend, n: usize) -> String {
+pub(super) fn placeholder(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Postgres => format!("${n}"),
         _ => "?".to_owned(),
@@ -577,7 +577,7 @@ impl Store {
     /// credit of the model instead).
     pub async fn credits_in_ranges(
         &self,
-        model: &str,
+        model: crate::attribution::Model,
         lookback_days: i32,
         names: &[String],
         ranges: &[TimeRange],
@@ -586,7 +586,7 @@ impl Store {
         use sea_orm::QueryTrait;
         let one = |r: &TimeRange| {
             let mut q = credit::Entity::find()
-                .filter(credit::Column::Model.eq(model))
+                .filter(super::derived::weight_column(model).gt(0.0))
                 .filter(credit::Column::LookbackDays.eq(lookback_days))
                 .filter(credit::Column::Name.is_in(names.iter().cloned()));
             if let Some(from) = r.from {

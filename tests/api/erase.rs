@@ -477,12 +477,9 @@ async fn a_materialiser_step_that_read_the_user_before_the_erasure_cannot_bring_
     // The step's reads, before the erasure.
     let fingerprints: Vec<String> = [PHONE, LAPTOP, TABLET, DESKTOP].map(str::to_owned).to_vec();
     let facts: Vec<PageviewFact> = store
-        .pageviews_of_fingerprints(&fingerprints)
+        .pageview_facts_of_fingerprints(&fingerprints)
         .await
-        .unwrap()
-        .iter()
-        .map(PageviewFact::from)
-        .collect();
+        .unwrap();
     let touchpoints = touchpoint_rows(&facts, &settings);
     let keys: Vec<JourneyKey> = [ERASED, KEEPER]
         .map(|u| JourneyKey::User(u.to_owned()))

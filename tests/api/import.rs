@@ -306,8 +306,8 @@ async fn the_import_command_leaves_the_attribution_computed_unless_told_not_to()
         let (_, credits) = store.all_derived().await.unwrap();
         let last_click: Vec<_> = credits
             .iter()
-            .filter(|c| c.model == "LAST_CLICK" && c.lookback_days == 30)
-            .map(|c| (c.user_id.as_deref(), c.campaign.as_deref(), c.weight))
+            .filter(|c| c.last_click > 0.0 && c.lookback_days == 30)
+            .map(|c| (c.user_id.as_deref(), c.campaign.as_deref(), c.last_click))
             .collect();
         if queued {
             assert!(last_click.is_empty(), "{name}: {last_click:?}");

@@ -103,8 +103,8 @@ type CreditRow = (
     ),
     (
         i64,
-        String,
-        u64,
+        i32,
+        [u64; 6],
         String,
         String,
         Option<String>,
@@ -139,8 +139,8 @@ fn credit_tuple(m: &entity::credit::Model) -> CreditRow {
         ),
         (
             m.pageviews_after,
-            format!("{}@{}", m.model, m.lookback_days),
-            m.weight.to_bits(),
+            m.lookback_days,
+            weights(m),
             m.source.clone(),
             m.medium.clone(),
             m.campaign.clone(),
@@ -148,6 +148,18 @@ fn credit_tuple(m: &entity::credit::Model) -> CreditRow {
             m.landing_page.clone(),
         ),
     )
+}
+
+fn weights(m: &entity::credit::Model) -> [u64; 6] {
+    [
+        m.first_click,
+        m.last_click,
+        m.last_non_direct_click,
+        m.linear,
+        m.position_based,
+        m.time_decay,
+    ]
+    .map(f64::to_bits)
 }
 
 fn unset<T: Clone>(v: &T) -> T {
@@ -248,8 +260,8 @@ async fn derived_tables_equal_a_recomputation_from_scratch_after_shuffled_and_la
                 ),
                 (
                     unset(&c.pageviews_after),
-                    format!("{}@{}", c.model, c.lookback_days),
-                    unset(&c.weight).to_bits(),
+                    unset(&c.lookback_days),
+                    weights(&c),
                     unset(&c.source),
                     unset(&c.medium),
                     unset(&c.campaign),
