@@ -166,12 +166,18 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            () = server => Ok(()),
+            () = server => {}
             () = drain_deadline => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
-                Ok(())
+                return Ok(());
             }
         }
+        // Every request is answered: stop the background work, then close
+        // the pools (see `Store::close`).
+        drop(_materializer);
+        drop(_housekeeping);
+        self.state.store.close().await;
+        Ok(())
     }
 }
 

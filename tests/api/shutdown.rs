@@ -109,6 +109,11 @@ async fn sigterm_lets_in_flight_webhooks_finish_and_loses_nothing_acknowledged()
         .expect("the server exits after draining")
         .unwrap();
     assert!(status.success(), "{status:?}");
+    // A stopped service leaves one self-contained file: the write-ahead
+    // log was checkpointed into it and removed.
+    let wal = dir.path().join("shutdown.db-wal");
+    let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(wal_bytes, 0, "{} left behind", wal.display());
 
     // Everything acknowledged is there after a restart.
     let (_child, base) = start(&db).await;
