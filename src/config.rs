@@ -194,6 +194,17 @@ pub struct Limits {
     /// spend dates may be up to the UTC day of that instant.
     #[arg(long, env = "MAX_FUTURE_SECS", default_value_t = DEFAULT_MAX_AHEAD_SECS)]
     pub max_future_secs: u64,
+    /// Most WebSocket connections (`/graphql/ws`) open at once; more are
+    /// answered 503 with `Retry-After`.
+    #[arg(long, env = "MAX_WEBSOCKETS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_websockets: u64,
+    /// Most subscriptions running on one WebSocket connection.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_subscriptions_per_connection: u64,
+    /// Most subscriptions running at once for one key, over all its
+    /// connections to this process.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_KEY", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_subscriptions_per_key: u64,
 }
 
 impl Limits {
@@ -225,6 +236,9 @@ impl Default for Limits {
             max_query_nodes: 5_000,
             max_report_fields: 20,
             query_timeout_secs: 30.0,
+            max_websockets: 1_000,
+            max_subscriptions_per_connection: 16,
+            max_subscriptions_per_key: 100,
         }
     }
 }

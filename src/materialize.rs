@@ -714,86 +714,90 @@ impl Materializer {
     /// Keeps the queue short in the background until the process ends (the
     /// queue is in the database, so stopping loses nothing).
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut rebuilt_at = Instant::now();
-            // Whether the last rebuild left work behind (a full batch): then
-            // the next one is due at once, not after the trickle interval.
-            let mut rollup_backlog = false;
-            loop {
-                // One statement per tick while idle (the queues are in the
-                // database, written by every process).
-                let (fingerprints, rollups) = match self.store.queued().await {
-                    Ok(q) => q,
+        tokio::spawn(self.run())
+    }
+
+    /// What [`Materializer::spawn`] runs: never returns; drop it to stop
+    /// (a step is one transaction, so stopping mid-step loses nothing).
+    pub async fn run(self) {
+        let mut rebuilt_at = Instant::now();
+        // Whether the last rebuild left work behind (a full batch): then
+        // the next one is due at once, not after the trickle interval.
+        let mut rollup_backlog = false;
+        loop {
+            // One statement per tick while idle (the queues are in the
+            // database, written by every process).
+            let (fingerprints, rollups) = match self.store.queued().await {
+                Ok(q) => q,
+                Err(e) => {
+                    tracing::warn!(error = %e, "materialiser cannot read its queues; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if !fingerprints && !rollups && self.is_aligned() {
+                rollup_backlog = false;
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+            let stepped = if fingerprints || !self.is_aligned() {
+                match self.pass(PASS_STEPS).await {
+                    Ok(n) => n,
                     Err(e) => {
-                        tracing::warn!(error = %e, "materialiser cannot read its queues; retrying");
+                        tracing::warn!(error = %e, "materialiser step failed; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
-                };
-                if !fingerprints && !rollups && self.is_aligned() {
-                    rollup_backlog = false;
-                    tokio::time::sleep(IDLE_POLL).await;
-                    continue;
                 }
-                let stepped = if fingerprints || !self.is_aligned() {
-                    match self.pass(PASS_STEPS).await {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "materialiser step failed; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
-                        }
+            } else {
+                0
+            };
+            // Hours are rebuilt at most once a second while webhooks
+            // trickle in (each dirtying an hour), so that one rebuild
+            // serves many of them; a backlog left by a bulk load is
+            // drained back to back. While a bulk load still fills every
+            // fingerprint step, hours wait up to half a minute, so each
+            // is rebuilt about once, at the load's end. Reports rebuild
+            // whatever is queued before they read anyway.
+            let since = rebuilt_at.elapsed();
+            let bulk = stepped >= STEP as usize;
+            let due = if bulk {
+                since >= REBUILD_AT_LEAST_EVERY
+            } else {
+                rollup_backlog || since >= REBUILD_AT_MOST_EVERY
+            };
+            if rollups && due {
+                rebuilt_at = Instant::now();
+                // While a bulk load goes on, one batch: the next steps
+                // will change most hours again.
+                match self.rebuild(!bulk).await {
+                    Ok(full) => rollup_backlog = full,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rollup rebuild failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
                     }
-                } else {
-                    0
-                };
-                // Hours are rebuilt at most once a second while webhooks
-                // trickle in (each dirtying an hour), so that one rebuild
-                // serves many of them; a backlog left by a bulk load is
-                // drained back to back. While a bulk load still fills every
-                // fingerprint step, hours wait up to half a minute, so each
-                // is rebuilt about once, at the load's end. Reports rebuild
-                // whatever is queued before they read anyway.
-                let since = rebuilt_at.elapsed();
-                let bulk = stepped >= STEP as usize;
-                let due = if bulk {
-                    since >= REBUILD_AT_LEAST_EVERY
-                } else {
-                    rollup_backlog || since >= REBUILD_AT_MOST_EVERY
-                };
-                if rollups && due {
-                    rebuilt_at = Instant::now();
-                    // While a bulk load goes on, one batch: the next steps
-                    // will change most hours again.
-                    match self.rebuild(!bulk).await {
-                        Ok(full) => rollup_backlog = full,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "rollup rebuild failed; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
-                        }
-                    }
-                }
-                if bulk || rollup_backlog {
-                    tokio::task::yield_now().await;
-                } else if stepped > 0 {
-                    // A trickle of webhooks: wait for a few more before the
-                    // next step, so one step (one write transaction) serves
-                    // many webhooks instead of taking the write lock after
-                    // each. Reports flush what is queued anyway.
-                    tokio::time::sleep(TRICKLE_PAUSE).await;
-                } else {
-                    // Only rollups queued, and not due yet: do not spin on
-                    // the queue statement until they are.
-                    tokio::time::sleep(
-                        REBUILD_AT_MOST_EVERY
-                            .saturating_sub(rebuilt_at.elapsed())
-                            .max(IDLE_POLL),
-                    )
-                    .await;
                 }
             }
-        })
+            if bulk || rollup_backlog {
+                tokio::task::yield_now().await;
+            } else if stepped > 0 {
+                // A trickle of webhooks: wait for a few more before the
+                // next step, so one step (one write transaction) serves
+                // many webhooks instead of taking the write lock after
+                // each. Reports flush what is queued anyway.
+                tokio::time::sleep(TRICKLE_PAUSE).await;
+            } else {
+                // Only rollups queued, and not due yet: do not spin on
+                // the queue statement until they are.
+                tokio::time::sleep(
+                    REBUILD_AT_MOST_EVERY
+                        .saturating_sub(rebuilt_at.elapsed())
+                        .max(IDLE_POLL),
+                )
+                .await;
+            }
+        }
     }
 }
 
@@ -836,6 +840,8 @@ mod tests {
                 user_id: Some("u1".into()),
                 created_at: at,
                 received_at: at,
+                revenue_micros: None,
+                currency: None,
             },
             fact: EventFact {
                 name: name.into(),

@@ -93,6 +93,12 @@ impl Application {
             config: config.clone(),
             schema,
             gate,
+            sockets: Arc::new(graphql::Sockets::new(
+                usize::try_from(config.limits.max_websockets).unwrap_or(usize::MAX),
+                usize::try_from(config.limits.max_subscriptions_per_connection)
+                    .unwrap_or(usize::MAX),
+                usize::try_from(config.limits.max_subscriptions_per_key).unwrap_or(usize::MAX),
+            )),
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -103,7 +109,10 @@ impl Application {
         Ok(Self {
             router: crate::http::router(
                 state.clone(),
-                graphql::router().merge(crate::graphiql::router()),
+                graphql::router()
+                    .merge(crate::graphiql::router())
+                    .merge(crate::tracker::router())
+                    .merge(crate::web::dashboard::router()),
             )
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -146,27 +155,42 @@ impl Application {
         // It starts once the migrations have run (they may be retrying in
         // the background while the database is down).
         let (store, materializer) = (self.state.store.clone(), self.state.materializer.clone());
-        let _materializer = AbortOnDrop(tokio::spawn(async move {
+        let materializer = AbortOnDrop(tokio::spawn(async move {
             while !store.is_migrated() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            let _running = AbortOnDrop(materializer.spawn());
-            std::future::pending::<()>().await
+            materializer.run().await
         }));
-        let _housekeeping = AbortOnDrop(tokio::spawn(housekeeping(self.state.clone())));
+        let housekeeping = AbortOnDrop(tokio::spawn(housekeeping(self.state.clone())));
+        // Subscriptions hear of commits from here on (and, on PostgreSQL,
+        // of the other processes' through LISTEN).
+        let live: Vec<AbortOnDrop> = self
+            .state
+            .store
+            .start_live()
+            .into_iter()
+            .map(AbortOnDrop)
+            .collect();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let settings = crate::http::server::ServerSettings::from_config(&self.state.config);
         let server = crate::http::server::serve(self.listener, self.router, settings, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
+        // Subscriptions' sockets are upgraded connections the server no
+        // longer drives: they are closed (1001) on the same signal.
+        let (mut stopping, sockets) = (stop_rx.clone(), self.state.sockets.clone());
+        let sockets_closed = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+            sockets.close_all().await;
+        };
         let mut stopped = stop_rx.clone();
         let drain_deadline = async move {
             let _ = stopped.wait_for(|s| *s).await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            () = server => {}
+            ((), ()) = async { tokio::join!(server, sockets_closed) } => {}
             () = drain_deadline => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
                 return Ok(());
@@ -174,9 +198,19 @@ impl Application {
         }
         // Every request is answered: stop the background work, then close
         // the pools (see `Store::close`).
-        drop(_materializer);
-        drop(_housekeeping);
+        // Awaited, not only aborted: a connection a cancelled task held is
+        // back in its pool once the task is gone, and closing the pool then
+        // closes it. (Dropped into an already closed pool, it would be
+        // closed by a task of its own that the exiting process may never
+        // run, leaving SQLite's WAL behind.)
+        materializer.stop().await;
+        housekeeping.stop().await;
+        for task in live {
+            task.stop().await;
+        }
+        tracing::debug!("requests answered and background tasks stopped; closing the pools");
         self.state.store.close().await;
+        tracing::debug!("database pools closed");
         Ok(())
     }
 }
@@ -201,6 +235,17 @@ async fn housekeeping(state: AppState) {
 
 /// Aborts a background task when the server stops.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Aborts the task and waits until it is gone.
+    async fn stop(self) {
+        self.0.abort();
+        // `Drop` aborts again, harmlessly; the handle is polled through a
+        // reference, so the wrapper stays whole.
+        let mut this = self;
+        let _ = (&mut this.0).await;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -23,4 +23,6 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Rate limits and key bookkeeping of this process (see `auth`).
     pub gate: Arc<crate::auth::Gate>,
+    /// The open subscription sockets and their caps (see `graphql::ws`).
+    pub sockets: Arc<crate::graphql::Sockets>,
 }

@@ -20,6 +20,13 @@ pub enum ApiErrorCode {
     DatabaseUnavailable,
     /// The database's disk is full; nothing was stored, retry later.
     StorageFull,
+    /// A subscription past `MAX_SUBSCRIPTIONS_PER_CONNECTION` or
+    /// `MAX_SUBSCRIPTIONS_PER_KEY`.
+    TooManySubscriptions,
+    /// A subscription that fell behind its events and was ended.
+    SubscriberTooSlow,
+    /// An operation sent to a surface that does not run its kind.
+    OperationNotSupported,
 }
 
 impl ApiErrorCode {
@@ -29,6 +36,9 @@ impl ApiErrorCode {
             ApiErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
             ApiErrorCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             ApiErrorCode::StorageFull => "STORAGE_FULL",
+            ApiErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+            ApiErrorCode::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
+            ApiErrorCode::OperationNotSupported => "OPERATION_NOT_SUPPORTED",
         }
     }
 
@@ -48,6 +58,11 @@ impl ApiErrorCode {
             Fault::StorageFull => ApiErrorCode::StorageFull,
         }
     }
+}
+
+/// An error with `code` and an explanation.
+pub fn coded(code: ApiErrorCode, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(move |_, e| e.set("code", code.as_str()))
 }
 
 /// A user error with an explanation.

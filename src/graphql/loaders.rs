@@ -52,15 +52,34 @@ pub fn for_request(
     )
 }
 
+/// Loaders without a cache, for a subscription: its stream lives long, and
+/// a journey read for one event must not answer for the next.
+pub fn uncached(store: Store, settings: Arc<Settings>) -> DataLoader<JourneyLoader> {
+    DataLoader::new(JourneyLoader { store, settings }, tokio::spawn)
+}
+
+/// The journeys of `keys` through the request's loader, cached or not.
+async fn load(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = JourneyKey>,
+) -> async_graphql::Result<Result<HashMap<JourneyKey, Arc<UserJourney>>, Arc<DbErr>>> {
+    if let Ok(loader) = ctx.data::<DataLoader<JourneyLoader, HashMapCache>>() {
+        return Ok(loader.load_many(keys).await);
+    }
+    Ok(ctx
+        .data::<DataLoader<JourneyLoader>>()?
+        .load_many(keys)
+        .await)
+}
+
 /// The journey of `key` (an unknown key gives an empty journey).
 pub async fn journey(
     ctx: &Context<'_>,
     key: JourneyKey,
 ) -> async_graphql::Result<Arc<UserJourney>> {
-    let loader = ctx.data::<DataLoader<JourneyLoader, HashMapCache>>()?;
-    loader
-        .load_one(key.clone())
-        .await
+    load(ctx, [key.clone()])
+        .await?
+        .map(|mut found| found.remove(&key))
         .map_err(|e| internal(anyhow::Error::new(e).context("Failed to load journey")))?
         .ok_or_else(|| internal(anyhow::anyhow!("journey {key:?} missing from its batch")))
 }
@@ -70,9 +89,7 @@ pub async fn journeys(
     ctx: &Context<'_>,
     keys: impl IntoIterator<Item = JourneyKey>,
 ) -> async_graphql::Result<HashMap<JourneyKey, Arc<UserJourney>>> {
-    let loader = ctx.data::<DataLoader<JourneyLoader, HashMapCache>>()?;
-    loader
-        .load_many(keys)
-        .await
+    load(ctx, keys)
+        .await?
         .map_err(|e| internal(anyhow::Error::new(e).context("Failed to load journeys")))
 }

@@ -17,11 +17,13 @@ mod query;
 mod reports;
 mod scalars;
 pub mod scopes;
+mod subscription;
 mod types;
+pub mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 use axum::routing::get;
 use axum::Router;
 
@@ -34,6 +36,8 @@ use crate::store::Store;
 pub use error::ApiErrorCode;
 pub use query::Query;
 pub use scalars::DateTime;
+pub use subscription::Subscription;
+pub use ws::Sockets;
 
 /// Every query root: what `read` keys run, plus the admin-only fields.
 #[derive(async_graphql::MergedObject, Default)]
@@ -51,17 +55,14 @@ impl Default for MutationRoot {
     }
 }
 
-/// The schema type served at `/graphql`.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+/// The schema type served at `/graphql` (and its subscriptions at
+/// `/graphql/ws`).
+pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
 /// The schema without data or limits: the one definition that the server,
 /// the `schema` command and the SDL drift test all build from.
-pub fn schema() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
+pub fn schema() -> SchemaBuilder<QueryRoot, MutationRoot, Subscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), Subscription)
 }
 
 /// The SDL of [`schema`], as checked in at `schema.graphql`.
@@ -97,9 +98,12 @@ pub fn build_schema(
 }
 
 /// `/graphql`: POST executes; GET executes `?query=` and otherwise serves
-/// GraphiQL (see [`http`] for the protocol).
+/// GraphiQL (see [`http`] for the protocol). `/graphql/ws`: subscriptions
+/// over WebSocket (see [`ws`]).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/graphql", get(http::get_graphql).post(http::post_graphql))
+    Router::new()
+        .route("/graphql", get(http::get_graphql).post(http::post_graphql))
+        .route("/graphql/ws", get(ws::graphql_ws))
 }
 
 /// Attaches what is built per request: the DataLoaders and their caches.

@@ -2,12 +2,17 @@
 //! the scope a route needs, and the rate limits — before any handler runs.
 //!
 //! - Open: `/healthz`, `/readyz`, GraphiQL's page (`GET /graphql` without
-//!   `?query=`) and its assets. Everything else needs a key.
+//!   `?query=`) and its assets, the dashboard (`/`) and its assets (pages
+//!   whose requests carry a key), the browser tracker (`/tracker.js`).
+//!   Everything else needs a key.
 //! - Webhook routes need `ingest`; the key may come as `?key=` there too
 //!   (for senders that cannot set headers; weaker, since URLs get logged).
 //! - `/graphql` needs any valid key here; which operations it may run is
 //!   decided from the document, before execution (`graphql::http`).
 //! - `/metrics` needs an `admin` key or `METRICS_TOKEN`.
+//! - `/graphql/ws` (subscriptions) needs a `read` key: in the upgrade's
+//!   `Authorization` header, checked here, or in the protocol's
+//!   `connection_init` payload, checked by the socket with [`check_key`].
 //!
 //! A request with no key or a bad one counts against its client address;
 //! past `UNAUTHENTICATED_RATE_LIMIT_*` the address is answered 429 before
@@ -35,7 +40,14 @@ enum Need {
     Graphql,
     /// An admin key or `METRICS_TOKEN`.
     Metrics,
+    /// A `read` key, or none yet: the WebSocket then authenticates in its
+    /// `connection_init` message.
+    Websocket,
 }
+
+/// The client address of a request, for the WebSocket's own key check.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<IpAddr>);
 
 /// The webhook routes of the REST adapter.
 pub fn is_webhook_path(path: &str) -> bool {
@@ -44,7 +56,7 @@ pub fn is_webhook_path(path: &str) -> bool {
 
 fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
     match path {
-        "/healthz" | "/readyz" => Need::Open,
+        "/healthz" | "/readyz" | "/" => Need::Open,
         "/metrics" => Need::Metrics,
         "/graphql" => {
             // GraphiQL's page itself loads without a key; its requests carry one.
@@ -58,7 +70,10 @@ fn need(method: &Method, path: &str, query: Option<&str>) -> Need {
                 Need::Open
             }
         }
-        p if p.starts_with("/graphql/assets/") => Need::Open,
+        "/graphql/ws" => Need::Websocket,
+        p if p.starts_with("/graphql/assets/") || p.starts_with("/dashboard/assets/") => Need::Open,
+        // Loaded by every visitor of the tracked sites, who have no key.
+        "/tracker.js" => Need::Open,
         p if is_webhook_path(p) => Need::Ingest,
         // Unknown paths answer 404 whoever asks.
         _ => Need::Open,
@@ -293,6 +308,10 @@ pub async fn authenticate(
         refuse(&path, accept, refusal)
     };
     let Some(presented) = presented else {
+        if need == Need::Websocket {
+            request.extensions_mut().insert(ClientAddress(address));
+            return next.run(request).await;
+        }
         return failed("this request needs an API key: send `Authorization: Bearer <key>`");
     };
     if need == Need::Metrics {
@@ -302,32 +321,23 @@ pub async fn authenticate(
             }
         }
     }
-    if let Some(retry) = address.and_then(|a| limiters.is_blocked(a)) {
-        return refuse(
-            &path,
-            accept,
-            Refusal::Limited(
-                retry,
-                "too many requests without a valid key from this address",
-            ),
-        );
-    }
     let hash = crate::auth::secret::hash_key(&presented);
-    let (principal, secrets) = match service::authenticate(&state.store, &presented).await {
-        Ok(Some(found)) => {
+    let scope = match need {
+        Need::Ingest => Some(Scope::Ingest),
+        Need::Metrics => Some(Scope::Admin),
+        Need::Websocket => Some(Scope::Read),
+        Need::Graphql | Need::Open => None,
+    };
+    let (principal, secrets) = match check_key(&state, &presented, address, scope).await {
+        Ok(found) => {
             if need == Need::Metrics {
                 state.gate.remember_admin(&hash, &found.0);
             }
             found
         }
-        Ok(None) => return failed("the API key is unknown or revoked"),
-        Err(e) => {
-            let Some(fault) = crate::store::fault(&e) else {
-                return crate::http::ApiError::Internal(
-                    anyhow::Error::new(e).context("Failed to look up an API key"),
-                )
-                .into_response();
-            };
+        Err(KeyRefused::Refused(refusal)) => return refuse(&path, accept, refusal),
+        Err(KeyRefused::Internal(e)) => return crate::http::ApiError::Internal(e).into_response(),
+        Err(KeyRefused::Fault(fault)) => {
             // Monitoring matters most while the database is down: an admin
             // key this process verified minutes ago still reads /metrics.
             if need == Need::Metrics && state.gate.recently_admin(&hash) {
@@ -336,14 +346,61 @@ pub async fn authenticate(
             return fault_response(&path, accept, fault);
         }
     };
-    let scope = match need {
-        Need::Ingest => Some(Scope::Ingest),
-        Need::Metrics => Some(Scope::Admin),
-        Need::Graphql | Need::Open => None,
+    request.extensions_mut().insert(principal);
+    request.extensions_mut().insert(secrets);
+    next.run(request).await
+}
+
+/// Why [`check_key`] turned a key away.
+pub enum KeyRefused {
+    /// 401, 403 or 429.
+    Refused(Refusal),
+    /// The database could not be asked (503/507 with `Retry-After`).
+    Fault(crate::store::Fault),
+    /// Anything else: a logged 500.
+    Internal(anyhow::Error),
+}
+
+/// Checks a presented key as every request's is checked: the address's
+/// failed-attempt limit, the lookup, `scope` (when given) and the key's
+/// rate. Used by the middleware and by the WebSocket's `connection_init`.
+pub async fn check_key(
+    state: &AppState,
+    presented: &str,
+    address: Option<IpAddr>,
+    scope: Option<Scope>,
+) -> Result<(Principal, service::SigningSecrets), KeyRefused> {
+    let limiters = &state.gate.limiters;
+    let failed = |why: &'static str| {
+        KeyRefused::Refused(match address.map(|a| limiters.failed(a)) {
+            Some(Err(retry)) => Refusal::Limited(
+                retry,
+                "too many requests without a valid key from this address",
+            ),
+            _ => Refusal::Unauthenticated(why),
+        })
+    };
+    if let Some(retry) = address.and_then(|a| limiters.is_blocked(a)) {
+        return Err(KeyRefused::Refused(Refusal::Limited(
+            retry,
+            "too many requests without a valid key from this address",
+        )));
+    }
+    let (principal, secrets) = match service::authenticate(&state.store, presented).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(failed("the API key is unknown or revoked")),
+        Err(e) => {
+            return Err(match crate::store::fault(&e) {
+                Some(fault) => KeyRefused::Fault(fault),
+                None => KeyRefused::Internal(
+                    anyhow::Error::new(e).context("Failed to look up an API key"),
+                ),
+            })
+        }
     };
     if let Some(scope) = scope {
         if !principal.allows(scope) {
-            return refuse(&path, accept, Refusal::Forbidden(scope));
+            return Err(KeyRefused::Refused(Refusal::Forbidden(scope)));
         }
     }
     if let Some(id) = principal.key_id {
@@ -353,11 +410,10 @@ pub async fn authenticate(
             Class::Read
         };
         if let Err(retry) = limiters.request(class, id) {
-            return refuse(
-                &path,
-                accept,
-                Refusal::Limited(retry, "this key is over its rate limit"),
-            );
+            return Err(KeyRefused::Refused(Refusal::Limited(
+                retry,
+                "this key is over its rate limit",
+            )));
         }
         if state.gate.should_touch(id) {
             let store = state.store.clone();
@@ -368,9 +424,7 @@ pub async fn authenticate(
             });
         }
     }
-    request.extensions_mut().insert(principal);
-    request.extensions_mut().insert(secrets);
-    next.run(request).await
+    Ok((principal, secrets))
 }
 
 #[cfg(test)]
@@ -378,8 +432,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_probes_and_graphiql_are_open() {
+    fn only_probes_graphiql_and_the_dashboard_are_open() {
         assert_eq!(need(&Method::GET, "/healthz", None), Need::Open);
+        assert_eq!(need(&Method::GET, "/", None), Need::Open);
+        assert_eq!(
+            need(&Method::GET, "/dashboard/assets/dashboard.js", None),
+            Need::Open
+        );
         assert_eq!(need(&Method::GET, "/graphql", None), Need::Open);
         assert_eq!(
             need(&Method::GET, "/graphql/assets/graphiql.js", None),
@@ -396,6 +455,7 @@ mod tests {
         );
         assert_eq!(need(&Method::POST, "/pageview", None), Need::Ingest);
         assert_eq!(need(&Method::GET, "/metrics", None), Need::Metrics);
+        assert_eq!(need(&Method::GET, "/tracker.js", None), Need::Open);
     }
 
     #[test]

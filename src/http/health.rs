@@ -86,8 +86,23 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          growth_analytics_report_cache_hits_total {}\n\
          # HELP growth_analytics_report_cache_misses_total Reports computed (not in the cache at the current version).\n\
          # TYPE growth_analytics_report_cache_misses_total counter\n\
-         growth_analytics_report_cache_misses_total {}\n",
-        statements, replica, dirty, up, hours, days, cache.hits(), cache.misses(),
+         growth_analytics_report_cache_misses_total {}\n\
+         # HELP growth_analytics_websockets_open Subscription sockets (/graphql/ws) open on this process.\n\
+         # TYPE growth_analytics_websockets_open gauge\n\
+         growth_analytics_websockets_open {}\n\
+         # HELP growth_analytics_live_signals_dropped_total Live signals dropped because subscriptions' fan-out fell behind.\n\
+         # TYPE growth_analytics_live_signals_dropped_total counter\n\
+         growth_analytics_live_signals_dropped_total {}\n",
+        statements,
+        replica,
+        dirty,
+        up,
+        hours,
+        days,
+        cache.hits(),
+        cache.misses(),
+        state.sockets.open(),
+        state.store.live().dropped(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -275,7 +275,10 @@ async fn run_connection(
     builder
         .header_read_timeout(None)
         .max_header_size(settings.max_header_bytes);
-    let connection = builder.serve_connection(io, service);
+    // Upgrades (WebSocket, `/graphql/ws`) hand the socket to their handler
+    // once the 101 is sent: from then on `graphql::ws` bounds it, not this
+    // loop, and it no longer counts here.
+    let connection = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);
     let mut draining = false;
     loop {

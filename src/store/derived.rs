@@ -118,6 +118,7 @@ impl Store {
         // between this check and the commit.
         let deleted = started.elapsed();
         let credits = without_erased_users(&txn, credits).await?;
+        let attributed = newly_attributed(&old_credits, &credits);
         let mut hours = changed_hours(&old_touches, &touchpoints, touch_signature);
         hours.extend(changed_hours(&old_credits, &credits, credit_signature));
         let compared = started.elapsed();
@@ -150,9 +151,11 @@ impl Store {
         // rows first and the hours' after, and so must this one, or the two
         // could deadlock on PostgreSQL.
         super::rollups::mark_hours(&txn, &hours).await?;
-        super::rollups::bump_version(&txn).await?;
+        let version = super::rollups::bump_version_live(&txn, &self.live).await?;
+        self.live.notify_in(&txn, &attributed).await?;
         let marked = started.elapsed();
         txn.commit().await?;
+        self.live.publish([version, attributed]);
         tracing::debug!(
             delete_ms = deleted.as_millis() as u64,
             compare_ms = (compared - deleted).as_millis() as u64,
@@ -237,6 +240,21 @@ impl Store {
             touchpoint::Entity::find().all(&self.primary()).await?,
             credit::Entity::find().all(&self.primary()).await?,
         ))
+    }
+}
+
+/// The conversions that `new` credits and `old` did not: attributed for the
+/// first time by this step (a conversion whose journey was recomputed, or
+/// moved from a fingerprint to its user, is not new).
+fn newly_attributed(old: &[credit::Model], new: &[credit::Model]) -> super::Signal {
+    let before: HashSet<&str> = old.iter().map(|c| c.conversion_id.as_str()).collect();
+    let ids: BTreeSet<&str> = new
+        .iter()
+        .map(|c| c.conversion_id.as_str())
+        .filter(|id| !before.contains(id))
+        .collect();
+    super::Signal::Conversions {
+        ids: ids.into_iter().map(str::to_owned).collect(),
     }
 }
 

@@ -211,8 +211,9 @@ impl Store {
             );
         }
         super::rollups::mark_hours(&txn, &hours).await?;
-        super::rollups::bump_version(&txn).await?;
+        let signal = super::rollups::bump_version_live(&txn, &self.live).await?;
         txn.commit().await?;
+        self.live.publish([signal]);
         Ok(summary)
     }
 }

@@ -83,9 +83,15 @@ impl Writer {
         db: DatabaseConnection,
         gate: Option<Arc<Mutex<()>>>,
         health: Health,
+        live: super::Live,
     ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let writer = Group { db, gate, health };
+        let writer = Group {
+            db,
+            gate,
+            health,
+            live,
+        };
         tokio::spawn(run(writer, jobs));
         Self { queue }
     }
@@ -109,6 +115,8 @@ struct Group {
     db: DatabaseConnection,
     gate: Option<Arc<Mutex<()>>>,
     health: Health,
+    /// Told of the new pageviews once they have committed.
+    live: super::Live,
 }
 
 /// The writer task: one group at a time until the queue is closed and empty.
@@ -221,8 +229,11 @@ impl Group {
             None => None,
         };
         let txn = self.health.guard(self.db.begin()).await?;
-        let result = match write::apply(&txn, writes).await {
-            Ok(outcomes) => txn.commit().await.map(|()| outcomes),
+        let result = match write::apply(&txn, writes, &self.live).await {
+            Ok((outcomes, signal)) => txn.commit().await.map(|()| {
+                self.live.publish([signal]);
+                outcomes
+            }),
             Err(e) => {
                 // Release the write lock now rather than when the handle drops.
                 let _ = txn.rollback().await;

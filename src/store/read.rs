@@ -182,6 +182,22 @@ impl Store {
             .await
     }
 
+    /// Pageviews by database id, in id order (what a live signal names).
+    /// On the primary: a replica may not have the rows yet.
+    pub async fn pageviews_by_ids(&self, ids: &[i64]) -> Result<Vec<pageview::Model>, DbErr> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1_000) {
+            rows.extend(
+                pageview::Entity::find()
+                    .filter(pageview::Column::Id.is_in(chunk.iter().copied()))
+                    .all(&self.primary())
+                    .await?,
+            );
+        }
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
     /// Events by natural key (to answer a mutation with the stored row).
     /// On the primary: a replica may not have the row yet.
     pub async fn events_by_keys(&self, keys: Vec<Vec<u8>>) -> Result<Vec<event::Model>, DbErr> {

@@ -101,6 +101,24 @@ where
 }
 
 /// Bumps the derived-data version in the caller's transaction.
+/// [`bump_version`], telling subscribers of the new version: the other
+/// processes when `txn` commits, this one when the caller publishes the
+/// signal returned, after its commit.
+pub(super) async fn bump_version_live(
+    txn: &DatabaseTransaction,
+    live: &super::Live,
+) -> Result<super::Signal, DbErr> {
+    bump_version(txn).await?;
+    let version = derived_version::Entity::find_by_id(1)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the derived-data version row".into()))?
+        .version;
+    let signal = super::Signal::Version { version };
+    live.notify_in(txn, &signal).await?;
+    Ok(signal)
+}
+
 pub(super) async fn bump_version(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     derived_version::Entity::update_many()
         .col_expr(
@@ -411,8 +429,10 @@ impl Store {
             dirty_day::Column::Version,
         )
         .await?;
-        bump_version(&txn).await?;
-        txn.commit().await
+        let signal = bump_version_live(&txn, &self.live).await?;
+        txn.commit().await?;
+        self.live.publish([signal]);
+        Ok(())
     }
 
     /// How many hours await a rebuild.
@@ -668,8 +688,10 @@ impl Store {
         )
         .await?;
         mark_days(&txn, &days).await?;
-        bump_version(&txn).await?;
-        txn.commit().await
+        let signal = bump_version_live(&txn, &self.live).await?;
+        txn.commit().await?;
+        self.live.publish([signal]);
+        Ok(())
     }
 }
 

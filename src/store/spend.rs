@@ -68,6 +68,12 @@ impl Store {
 
         let _turn = self.write_turn().await;
         let txn = self.begin().await?;
+        // Spend is a report input: cached reports must not outlive it. Bumped
+        // first, so that on SQLite the transaction holds the write lock before
+        // it reads: a deferred transaction that reads and then writes fails
+        // at once ("database is locked") when another process wrote meanwhile,
+        // where a first write waits its turn (`busy_timeout`).
+        let signal = super::rollups::bump_version_live(&txn, &self.live).await?;
         let mut new_keys = 0;
         for chunk in latest.chunks(CHUNK) {
             // Counted inside the transaction, before the upsert, only to
@@ -107,10 +113,9 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        // Spend is a report input: cached reports must not outlive it.
-        super::rollups::bump_version(&txn).await?;
         // Only after this returns is the request acknowledged: a 2xx means durable.
         txn.commit().await?;
+        self.live.publish([signal]);
         Ok(SpendOutcome {
             stored: new_keys,
             replaced: total - new_keys,

@@ -188,11 +188,17 @@ impl Store {
 pub(super) async fn apply(
     txn: &DatabaseTransaction,
     writes: &[Write],
-) -> Result<Vec<InsertOutcome>, DbErr> {
+    live: &super::Live,
+) -> Result<(Vec<InsertOutcome>, super::Signal), DbErr> {
     let mut fresh = HashSet::new();
-    for table in [Table::Pageviews, Table::Events] {
-        insert_rows(txn, table, writes, &mut fresh).await?;
-    }
+    let mut pageview_ids = Vec::new();
+    insert_rows(txn, Table::Pageviews, writes, &mut fresh, &mut pageview_ids).await?;
+    insert_rows(txn, Table::Events, writes, &mut fresh, &mut Vec::new()).await?;
+    // Other processes hear of the new pageviews when, and only if, this
+    // transaction commits.
+    pageview_ids.sort_unstable();
+    let signal = super::Signal::Pageviews { ids: pageview_ids };
+    live.notify_in(txn, &signal).await?;
     // Dirty marks stay in the rows' transaction: the derived tables can
     // never miss a committed webhook.
     mark_dirty(txn, writes).await?;
@@ -206,7 +212,7 @@ pub(super) async fn apply(
     upsert_links(txn, writes).await?;
     // A key returned by the INSERT was stored by it, once: credit it to the
     // first row carrying it, in queue order, and every other copy is a duplicate.
-    Ok(writes
+    let outcomes = writes
         .iter()
         .map(|write| {
             let stored = write.keys.iter().filter(|k| fresh.remove(*k)).count() as u64;
@@ -215,16 +221,18 @@ pub(super) async fn apply(
                 duplicates: write.len() as u64 - stored,
             }
         })
-        .collect())
+        .collect();
+    Ok((outcomes, signal))
 }
 
 /// Inserts the rows of `table` from all `writes`, adding the natural keys
-/// actually stored (not conflicting) to `fresh`.
+/// actually stored (not conflicting) to `fresh` and their ids to `ids`.
 async fn insert_rows(
     txn: &DatabaseTransaction,
     table: Table,
     writes: &[Write],
     fresh: &mut HashSet<Vec<u8>>,
+    ids: &mut Vec<i64>,
 ) -> Result<(), DbErr> {
     let columns = table.columns();
     let width = columns.len();
@@ -247,16 +255,17 @@ async fn insert_rows(
             .await?
         {
             fresh.insert(row.try_get_by_index::<Vec<u8>>(0)?);
+            ids.push(row.try_get_by_index::<i64>(1)?);
         }
     }
     Ok(())
 }
 
 /// `INSERT … VALUES (…), … ON CONFLICT (dedup_key) DO NOTHING RETURNING
-/// dedup_key` for `rows` rows, with the backend's placeholders.
+/// dedup_key, id` for `rows` rows, with the backend's placeholders.
 fn insert_sql(backend: DbBackend, table: &str, columns: &[String], rows: usize) -> String {
     let mut sql = values_sql(backend, table, columns, rows);
-    sql.push_str(" ON CONFLICT (\"dedup_key\") DO NOTHING RETURNING \"dedup_key\"");
+    sql.push_str(" ON CONFLICT (\"dedup_key\") DO NOTHING RETURNING \"dedup_key\", \"id\"");
     sql
 }
 

@@ -872,20 +872,28 @@ async fn the_first_start_prints_an_admin_key_that_works_and_a_restart_prints_non
 #[tokio::test]
 async fn the_keys_command_creates_lists_and_revokes_without_showing_secrets_twice() {
     let app = spawn_app().await;
+    // Awaited, not blocking: the app runs on this test's runtime, and a
+    // blocked runtime would hold whatever SQLite lock its materialiser had
+    // taken while the command waits for it.
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_growth-analytics"))
-            .arg("keys")
-            .args(args)
-            .env("DATABASE_URL", &app.database_url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("the binary runs");
-        assert!(
-            output.status.success(),
-            "keys {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let database_url = app.database_url.clone();
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_growth-analytics"))
+                .arg("keys")
+                .args(&args)
+                .env("DATABASE_URL", &database_url)
+                .env("RUST_LOG", "warn")
+                .output()
+                .await
+                .expect("the binary runs");
+            assert!(
+                output.status.success(),
+                "keys {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap()
+        }
     };
     let out = run(&[
         "create",
@@ -894,7 +902,8 @@ async fn the_keys_command_creates_lists_and_revokes_without_showing_secrets_twic
         "--scope",
         "ingest",
         "--signing-secret",
-    ]);
+    ])
+    .await;
     let mut lines = out.lines();
     let key = lines.next().unwrap().to_owned();
     let secret = lines.next().unwrap().to_owned();
@@ -922,14 +931,14 @@ async fn the_keys_command_creates_lists_and_revokes_without_showing_secrets_twic
     .await;
     assert_eq!(r.status(), 200);
 
-    let listed = run(&["list"]);
+    let listed = run(&["list"]).await;
     assert!(
         listed.contains("cli-sender") && listed.contains("ingest"),
         "{listed}"
     );
     assert!(!listed.contains(&key) && !listed.contains(&secret));
 
-    run(&["revoke", "cli-sender"]);
+    run(&["revoke", "cli-sender"]).await;
     let r = post(
         &client_with_key(&key),
         app.url("/webhooks/pageviews"),

@@ -149,17 +149,36 @@ async fn spawn(configure: impl FnOnce(&mut ServeConfig), demo: bool) -> TestApp 
     let running = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp {
+    let app = TestApp {
         address,
         client: client_with_key(TEST_ADMIN_KEY),
         database_url,
         _dir: dir,
         _stop: stop,
         running,
-    }
+    };
+    app.wait_until_ready().await;
+    app
 }
 
 impl TestApp {
+    /// Waits (up to 10 s) for `/readyz`: on a loaded machine the migrations
+    /// at start can time out and are then retried in the background (the
+    /// app answers 503 meanwhile, as it should), which is not what most
+    /// tests are about. Tests of an app started without its database get
+    /// it back unready after the wait, as they expect.
+    async fn wait_until_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the service (its materialiser too) and hands back its
     /// directory, so its SQLite database outlives it.
     #[allow(dead_code)] // used by some test modules only
