@@ -157,12 +157,17 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             eprintln!("  created the first admin key (shown this once; create others with `growth-analytics keys create`):");
             eprintln!("    {key}");
             eprintln!("  GraphiQL:  http://{address}/graphql#key={key}");
+            eprintln!("  Dashboard: http://{address}/#key={key}");
         }
         Some(Bootstrap::Chosen) => {
             eprintln!("  created the first admin key from BOOTSTRAP_ADMIN_KEY");
             eprintln!("  GraphiQL:  http://{address}/graphql (open it as /graphql#key=<your key>)");
+            eprintln!("  Dashboard: http://{address}/ (open it as /#key=<your key>)");
         }
-        _ => eprintln!("  GraphiQL:  http://{address}/graphql (open it as /graphql#key=<key>, or paste the key in its headers pane)"),
+        _ => {
+            eprintln!("  GraphiQL:  http://{address}/graphql (open it as /graphql#key=<key>, or paste the key in its headers pane)");
+            eprintln!("  Dashboard: http://{address}/ (open it as /#key=<key>, or paste a read key in its form)");
+        }
     }
     eprintln!("  webhooks:  POST http://{address}/webhooks/pageviews and /webhooks/events with `Authorization: Bearer <ingest key>`");
     if demo {

@@ -14,15 +14,14 @@
 //! their version, so they are cached for a year as immutable; our own files
 //! (the page script and style) are revalidated by ETag on every load.
 
-use std::sync::LazyLock;
-
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+
+use crate::web::assets::{self, embedded, Asset, Catalog, Policy, CSS, JS};
 
 /// The page's policy: scripts, styles and connections to this origin only.
 /// The page has no inline script; GraphiQL sets element styles through the
@@ -30,14 +29,11 @@ use sha2::{Digest, Sha256};
 /// element, allowed by a nonce fresh for each response. Fonts and a few icons
 /// are `data:` URLs inside GraphiQL's CSS.
 fn content_security_policy(style_nonce: Option<&str>) -> String {
-    let nonce = style_nonce
-        .map(|n| format!(" 'nonce-{n}'"))
-        .unwrap_or_default();
-    format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'{nonce}; \
-         font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
-         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
+    Policy {
+        style_nonce,
+        data_fonts: true,
+    }
+    .header()
 }
 
 /// 128 random bits, hex: a CSP nonce. `None` if the OS has no randomness to
@@ -45,7 +41,7 @@ fn content_security_policy(style_nonce: Option<&str>) -> String {
 fn fresh_nonce() -> Option<String> {
     let mut bytes = [0u8; 16];
     match getrandom::fill(&mut bytes) {
-        Ok(()) => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        Ok(()) => Some(assets::hex(&bytes)),
         Err(error) => {
             tracing::warn!(%error, "no randomness for a CSP nonce; serving GraphiQL without one");
             None
@@ -57,80 +53,23 @@ const PAGE: &str = include_str!("../assets/graphiql/index.html");
 /// Where the page's nonce goes (on the script tag that hands it to GraphiQL).
 const NONCE_SLOT: &str = "{{style-nonce}}";
 
-/// One file under `/graphql/assets/`.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    bytes: &'static [u8],
-    /// The name changes whenever the content does (it carries the version).
-    immutable: bool,
-}
-
-macro_rules! vendored {
-    ($name:literal, $content_type:expr) => {
-        Asset {
-            name: $name,
-            content_type: $content_type,
-            bytes: include_bytes!(concat!("../assets/graphiql/vendor/", $name)),
-            immutable: true,
-        }
-    };
-}
-
-macro_rules! ours {
-    ($name:literal, $content_type:expr) => {
-        Asset {
-            name: $name,
-            content_type: $content_type,
-            bytes: include_bytes!(concat!("../assets/graphiql/", $name)),
-            immutable: false,
-        }
-    };
-}
-
-const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
-
-static ASSETS: [Asset; 6] = [
-    vendored!("graphiql-4.1.2.min.js", JS),
-    vendored!("graphiql-4.1.2.min.css", CSS),
-    vendored!("react-18.3.1.production.min.js", JS),
-    vendored!("react-dom-18.3.1.production.min.js", JS),
-    ours!("graphiql-init.js", JS),
-    ours!("graphiql-page.css", CSS),
+static FILES: [Asset; 6] = [
+    embedded!(vendored "assets/graphiql/vendor", "graphiql-4.1.2.min.js", JS),
+    embedded!(vendored "assets/graphiql/vendor", "graphiql-4.1.2.min.css", CSS),
+    embedded!(vendored "assets/graphiql/vendor", "react-18.3.1.production.min.js", JS),
+    embedded!(vendored "assets/graphiql/vendor", "react-dom-18.3.1.production.min.js", JS),
+    embedded!(ours "assets/graphiql", "graphiql-init.js", JS),
+    embedded!(ours "assets/graphiql", "graphiql-page.css", CSS),
 ];
 
-/// Strong ETags, one per asset in [`ASSETS`]' order: a content hash, computed
-/// once on first use.
-static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    ASSETS
-        .iter()
-        .map(|asset| {
-            let digest = Sha256::digest(asset.bytes);
-            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-            format!("\"{hex}\"")
-        })
-        .collect()
-});
+/// The files under `/graphql/assets/`.
+static ASSETS: Catalog = Catalog::new(&FILES);
 
 /// The GraphiQL page: our HTML, with its security headers.
 pub fn page() -> Response {
     let nonce = fresh_nonce();
     let html = PAGE.replace(NONCE_SLOT, nonce.as_deref().unwrap_or(""));
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                content_security_policy(nonce.as_deref()).as_str(),
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        html,
-    )
-        .into_response()
+    assets::page(html, &content_security_policy(nonce.as_deref()))
 }
 
 /// `GET /graphql/assets/{file}`: the files [`page`] loads.
@@ -139,54 +78,22 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some(index) = ASSETS.iter().position(|a| a.name == file) else {
-        return (
+    ASSETS.serve(&file, &headers, &[]).unwrap_or_else(|| {
+        (
             StatusCode::NOT_FOUND,
             Json(json!({
                 "error": "not_found",
                 "message": format!("no GraphiQL asset is named `{file}`"),
             })),
         )
-            .into_response();
-    };
-    let asset = &ASSETS[index];
-    let etag = ETAGS[index].as_str();
-    let cache_control = if asset.immutable {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    let common = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, cache_control),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ];
-    if if_none_match(&headers, etag) {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    (
-        common,
-        [(header::CONTENT_TYPE, asset.content_type)],
-        asset.bytes,
-    )
-        .into_response()
-}
-
-/// Whether `If-None-Match` names `etag` (or `*`); weak comparison, as RFC 9110
-/// asks for this header.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
+            .into_response()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     /// The `graphql/assets/…` references of the page, in order.
     fn referenced_assets() -> Vec<&'static str> {
@@ -199,7 +106,7 @@ mod tests {
     #[test]
     fn every_file_the_page_loads_is_served_and_every_served_file_is_loaded() {
         let mut referenced = referenced_assets();
-        let mut served: Vec<&str> = ASSETS.iter().map(|a| a.name).collect();
+        let mut served: Vec<&str> = ASSETS.assets().iter().map(|a| a.name).collect();
         referenced.sort_unstable();
         served.sort_unstable();
         assert_eq!(referenced, served);
@@ -243,44 +150,14 @@ mod tests {
 
     #[test]
     fn the_vendored_files_are_the_ones_listed_in_sha256sums() {
-        let sums = include_str!("../assets/graphiql/vendor/SHA256SUMS");
-        for asset in ASSETS.iter().filter(|a| a.immutable) {
-            let line = sums
-                .lines()
-                .find(|l| l.ends_with(&format!("  {}", asset.name)))
-                .unwrap_or_else(|| panic!("{} is not in SHA256SUMS", asset.name));
-            let hex: String = Sha256::digest(asset.bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(
-                line.split_whitespace().next(),
-                Some(hex.as_str()),
-                "{}",
-                asset.name
-            );
-        }
+        assets::checks::vendored_files_match(
+            &ASSETS,
+            include_str!("../assets/graphiql/vendor/SHA256SUMS"),
+        );
     }
 
     #[test]
     fn vendored_file_names_carry_a_version_and_ours_do_not_claim_to() {
-        for asset in &ASSETS {
-            let versioned = asset.name.chars().any(|c| c.is_ascii_digit());
-            assert_eq!(versioned, asset.immutable, "{}", asset.name);
-        }
-    }
-
-    #[test]
-    fn if_none_match_matches_a_listed_weak_or_wildcard_tag() {
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::IF_NONE_MATCH, value.parse().unwrap());
-            headers
-        };
-        assert!(if_none_match(&with("\"abc\""), "\"abc\""));
-        assert!(if_none_match(&with("\"x\", W/\"abc\""), "\"abc\""));
-        assert!(if_none_match(&with("*"), "\"abc\""));
-        assert!(!if_none_match(&with("\"abd\""), "\"abc\""));
-        assert!(!if_none_match(&HeaderMap::new(), "\"abc\""));
+        assets::checks::names_carry_versions_iff_immutable(&ASSETS);
     }
 }

@@ -25,3 +25,5 @@ pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod tracker;
+pub mod web;

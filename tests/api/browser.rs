@@ -42,7 +42,7 @@ async fn missing_tools(needs_chromium: bool) -> Option<String> {
 }
 
 /// `true` if the test should go on; panics if tools are missing but required.
-async fn tools_ready(test: &str, needs_chromium: bool) -> bool {
+pub(crate) async fn tools_ready(test: &str, needs_chromium: bool) -> bool {
     let Some(missing) = missing_tools(needs_chromium).await else {
         return true;
     };
@@ -58,14 +58,22 @@ async fn tools_ready(test: &str, needs_chromium: bool) -> bool {
     false
 }
 
-/// Runs `node tests/browser/<script> <address>`, prints its output, and
-/// panics with that output unless it succeeded.
-async fn run_script(script: &str, address: &str) {
+/// Runs `node tests/browser/<script> <address> <args…>` with `GA_KEY` (the
+/// admin key) and `env` set, prints its output, panics with that output
+/// unless it succeeded, and returns its standard output.
+pub(crate) async fn run_script(
+    script: &str,
+    address: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
     let mut command = tokio::process::Command::new("node");
     command
         .arg(script)
         .arg(address)
+        .args(args)
         .env("GA_KEY", crate::helpers::TEST_ADMIN_KEY)
+        .envs(env.iter().copied())
         .current_dir(browser_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(SCRIPT_TIMEOUT, command.output())
@@ -80,6 +88,7 @@ async fn run_script(script: &str, address: &str) {
         "node {script} failed ({}):\n{stdout}{stderr}",
         output.status
     );
+    stdout.into_owned()
 }
 
 #[tokio::test]
@@ -88,7 +97,7 @@ async fn graphiql_runs_a_query_in_a_real_browser_with_every_request_going_to_the
         return;
     }
     let app = spawn_app().await;
-    run_script("graphiql.mjs", &app.address).await;
+    run_script("graphiql.mjs", &app.address, &[], &[]).await;
 }
 
 #[tokio::test]
@@ -97,7 +106,7 @@ async fn the_graphql_over_http_audit_finds_no_failure_the_readme_does_not_accept
         return;
     }
     let app = spawn_app().await;
-    run_script("audit.mjs", &app.address).await;
+    run_script("audit.mjs", &app.address, &[], &[]).await;
 }
 
 #[tokio::test]

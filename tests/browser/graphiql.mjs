@@ -8,54 +8,29 @@
 // how a Content-Security-Policy violation shows. Exit 2: bad usage or no
 // browser.
 //
-// Never downloads a browser: playwright-core drives /usr/bin/chromium
+// Never downloads a browser: chromium.mjs starts /usr/bin/chromium
 // (CHROMIUM=… to use another binary) with a fixed set of flags and a fresh
 // profile, so the run does not depend on Playwright's defaults or on state
 // left by an earlier run.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { commandLine, launch } from "./chromium.mjs";
 
 const QUERY =
   '{ classify(url: "https://example.com/?utm_source=google&utm_medium=cpc") { channel } }';
 const EXPECTED = "PAID_SEARCH";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const STEP_TIMEOUT_MS = 20_000;
 const TOTAL_TIMEOUT_MS = 120_000;
 
-function usage(message) {
-  console.error(`graphiql.mjs: ${message}`);
-  console.error("usage: node graphiql.mjs <base-url> [--screenshot=FILE]");
-  process.exit(2);
-}
-
-const args = process.argv.slice(2);
+const { base, args } = commandLine(
+  "graphiql.mjs",
+  "node graphiql.mjs <base-url> [--screenshot=FILE]",
+);
 const screenshotArg = args.find((a) => a.startsWith("--screenshot="));
-const positional = args.filter((a) => !a.startsWith("--"));
-if (positional.length !== 1) usage("expected exactly one base URL");
-let base;
-try {
-  base = new URL(positional[0]);
-} catch {
-  usage(`not a URL: ${positional[0]}`);
-}
 const origin = base.origin;
 const pageUrl = new URL("graphql", base.href.endsWith("/") ? base.href : `${base.href}/`).href;
 // The service needs a key for every query; the harness passes one (with a
 // `+` and a `/`, as base64 keys have) in GA_KEY.
 const KEY = process.env.GA_KEY ?? "test-key+/=";
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const problems = [];
 const requests = [];
@@ -64,28 +39,11 @@ const pageErrors = [];
 const failedRequests = [];
 const introspectionErrors = [];
 
-const profile = mkdtempSync(join(tmpdir(), "ga-graphiql-profile-"));
-let browser;
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: the browser test took longer than ${TOTAL_TIMEOUT_MS / 1000}s`);
-  browser?.close().catch(() => {});
-  process.exit(1);
-}, TOTAL_TIMEOUT_MS);
-
+const { browser, close } = await launch("graphiql.mjs", {
+  stepTimeoutMs: STEP_TIMEOUT_MS,
+  totalTimeoutMs: TOTAL_TIMEOUT_MS,
+});
 try {
-  try {
-    browser = await chromium.launch({
-      executablePath,
-      // Only our flags, plus the two Playwright cannot work without: the
-      // profile directory and the pipe it talks to the browser through.
-      ignoreDefaultArgs: true,
-      args: [...FLAGS, `--user-data-dir=${profile}`, "--remote-debugging-pipe"],
-      timeout: STEP_TIMEOUT_MS,
-    });
-  } catch (e) {
-    console.error(`graphiql.mjs: could not start ${executablePath}: ${e.message}`);
-    process.exit(2);
-  }
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
@@ -101,10 +59,8 @@ try {
     await page.screenshot({ path: file }).catch((e) => problems.push(`no screenshot: ${e.message}`));
     console.log(`screenshot: ${file}`);
   }
-  await browser.close();
 } finally {
-  clearTimeout(watchdog);
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 
 /** The main walk through GraphiQL, as a person would use it. */
