@@ -16,6 +16,10 @@ pub struct Model {
     pub user_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub received_at: DateTimeUtc,
+    /// What the event booked × 10^6, exactly; negative for a refund.
+    pub revenue_micros: Option<i64>,
+    /// The currency of `revenue_micros` (the deployment's).
+    pub currency: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

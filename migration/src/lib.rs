@@ -14,6 +14,7 @@ mod m20261126_000008_version_dirty_marks;
 mod m20261201_000009_create_api_keys;
 mod m20261201_000010_create_rollups;
 mod m20261201_000011_fold_credit_models;
+mod m20261202_000012_add_event_revenue;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_api_keys::Migration),
             Box::new(m20261201_000010_create_rollups::Migration),
             Box::new(m20261201_000011_fold_credit_models::Migration),
+            Box::new(m20261202_000012_add_event_revenue::Migration),
         ]
     }
 }

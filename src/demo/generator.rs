@@ -365,6 +365,7 @@ impl Visitor {
             fingerprint: Some(self.devices[device].clone()),
             user_id: Some(self.user_id.clone()),
             created_at: Some(self.window.timestamp(t)),
+            ..RawEvent::default()
         });
     }
 

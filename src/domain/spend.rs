@@ -25,8 +25,9 @@ pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
 const MICROS_PER_UNIT: i64 = 10_i64.pow(AMOUNT_SCALE);
 
-/// A non-negative money amount with at most 6 fraction digits, held exactly
-/// as integer micros (amount × 10^6).
+/// A money amount with at most 6 fraction digits, held exactly as integer
+/// micros (amount × 10^6). Non-negative unless made by
+/// [`Amount::parse_signed`] (an event's revenue: a refund is negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(i64);
 
@@ -77,6 +78,19 @@ impl Amount {
             return Err(too_large());
         }
         Ok(Self(micros))
+    }
+
+    /// [`Amount::parse`], with an optional leading `-`: the revenue of an
+    /// event may be negative (a refund), spend never is.
+    pub fn parse_signed(value: &str) -> Result<Self, String> {
+        let text = value.trim();
+        match text.strip_prefix('-') {
+            Some(rest) if rest.starts_with('-') || rest.trim() != rest => Err(format!(
+                "'{text}' is not a decimal amount; expected e.g. '-12.50'"
+            )),
+            Some(rest) => Self::parse(rest).map(|a| Self(-a.0)),
+            None => Self::parse(text),
+        }
     }
 
     /// An amount from stored micros (a row, or a sum of rows in a report).
@@ -337,6 +351,16 @@ mod tests {
         ] {
             let err = Amount::parse(text).unwrap_err();
             assert!(err.contains(words), "{text}: '{err}' lacks '{words}'");
+        }
+    }
+
+    #[test]
+    fn a_signed_amount_may_be_a_refund_and_nothing_looser() {
+        assert_eq!(Amount::parse_signed("-12.5").unwrap().micros(), -12_500_000);
+        assert_eq!(Amount::parse_signed(" 9.99 ").unwrap().micros(), 9_990_000);
+        assert_eq!(Amount::parse_signed("-0").unwrap().micros(), 0);
+        for bad in ["--1", "- 1", "-", "-1e2", "+1", "-1.0000001"] {
+            assert!(Amount::parse_signed(bad).is_err(), "{bad}");
         }
     }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::spend::{Amount, Currency};
 use super::text::{check_identifier, check_text};
 use super::window::{AcceptWindow, TimeWindow};
 
@@ -241,6 +242,11 @@ pub struct RawEvent {
     pub fingerprint: Option<String>,
     pub user_id: Option<String>,
     pub created_at: Option<String>,
+    /// A decimal (a JSON number is taken as its decimal text); negative
+    /// for a refund.
+    pub revenue: Option<String>,
+    /// ISO 4217; `None` means the deployment's reporting currency.
+    pub currency: Option<String>,
 }
 
 /// A valid pageview, not yet classified.
@@ -260,6 +266,11 @@ pub struct NewEvent {
     pub fingerprint: Fingerprint,
     pub user_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    /// What the event booked, exactly; negative for a refund.
+    pub revenue: Option<Amount>,
+    /// The currency the sender named, if any (checked against the
+    /// deployment's by the ingestor, which knows it).
+    pub currency: Option<Currency>,
 }
 
 /// Validates with the default [`AcceptWindow`] around the current time (the
@@ -323,14 +334,34 @@ impl NewEvent {
             required("fingerprint", raw.fingerprint.as_deref()).and_then(Fingerprint::parse);
         let user_id = UserId::parse_optional(raw.user_id.as_deref());
         let created_at = timestamp_field("created_at", raw.created_at.as_deref(), window);
-        match (name, fingerprint, user_id, created_at) {
-            (Ok(name), Ok(fingerprint), Ok(user_id), Ok(created_at)) => Ok(NewEvent {
-                name,
-                fingerprint,
-                user_id,
-                created_at,
-            }),
-            (a, b, c, d) => Err([a.err(), b.err(), c.err(), d.err()]
+        let revenue = match raw.revenue.as_deref() {
+            Some(text) => Amount::parse_signed(text)
+                .map(Some)
+                .map_err(|why| FieldError::new("revenue", why)),
+            None => Ok(None),
+        };
+        let currency = match (raw.currency.as_deref(), &raw.revenue) {
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(FieldError::new(
+                "currency",
+                "names the currency of `revenue`, which is missing",
+            )),
+            (Some(code), Some(_)) => Currency::parse(code)
+                .map(Some)
+                .map_err(|why| FieldError::new("currency", why)),
+        };
+        match (name, fingerprint, user_id, created_at, revenue, currency) {
+            (Ok(name), Ok(fingerprint), Ok(user_id), Ok(created_at), Ok(revenue), Ok(currency)) => {
+                Ok(NewEvent {
+                    name,
+                    fingerprint,
+                    user_id,
+                    created_at,
+                    revenue,
+                    currency,
+                })
+            }
+            (a, b, c, d, e, f) => Err([a.err(), b.err(), c.err(), d.err(), e.err(), f.err()]
                 .into_iter()
                 .flatten()
                 .collect()),
@@ -381,16 +412,22 @@ impl NewPageview {
 
 impl NewEvent {
     /// See [`natural_key`]: equal for every redelivery of this payload.
+    ///
+    /// The revenue is part of it (an event with none keeps the key it had
+    /// before events carried revenue): a redelivery is a duplicate, and a
+    /// corrected amount is a new fact. The currency is not: every stored
+    /// revenue is in the deployment's one currency.
     pub fn dedup_key(&self) -> Vec<u8> {
-        natural_key(
-            b'e',
-            self.created_at,
-            &[
-                Some(self.name.as_str()),
-                Some(self.fingerprint.as_str()),
-                self.user_id.as_ref().map(UserId::as_str),
-            ],
-        )
+        let revenue = self.revenue.map(|r| r.to_string());
+        let mut fields = vec![
+            Some(self.name.as_str()),
+            Some(self.fingerprint.as_str()),
+            self.user_id.as_ref().map(UserId::as_str),
+        ];
+        if let Some(revenue) = &revenue {
+            fields.push(Some(revenue.as_str()));
+        }
+        natural_key(b'e', self.created_at, &fields)
     }
 }
 
@@ -536,6 +573,7 @@ mod tests {
             fingerprint: Some("\u{200B}\u{FEFF}".into()),
             user_id: Some("u\u{0}".into()),
             created_at: Some("2026-01-01T00:00:00\u{0}Z".into()),
+            ..RawEvent::default()
         };
         let errors = NewEvent::parse(raw, &window()).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
@@ -589,6 +627,7 @@ mod tests {
             fingerprint: Some("fp".into()),
             user_id: Some("u".into()),
             created_at: Some("2023-01-18 12:33:41.127641 UTC".into()),
+            ..RawEvent::default()
         })
         .unwrap();
         assert_eq!(ev.name.as_str(), "signup");
@@ -598,5 +637,60 @@ mod tests {
     fn overlong_urls_are_refused() {
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(WebUrl::parse("url", &long).is_err());
+    }
+
+    fn signup_with(
+        revenue: Option<&str>,
+        currency: Option<&str>,
+    ) -> Result<NewEvent, Vec<FieldError>> {
+        NewEvent::try_from(RawEvent {
+            name: Some("signup".into()),
+            fingerprint: Some("fp".into()),
+            user_id: Some("u".into()),
+            created_at: Some("2023-01-18 12:33:41.127641 UTC".into()),
+            revenue: revenue.map(Into::into),
+            currency: currency.map(Into::into),
+        })
+    }
+
+    #[test]
+    fn revenue_is_part_of_an_events_natural_key_and_an_event_without_keeps_its_old_key() {
+        let none = signup_with(None, None).unwrap();
+        // The key events had before they carried revenue (fixed bytes).
+        let old = natural_key(
+            b'e',
+            none.created_at,
+            &[Some("signup"), Some("fp"), Some("u")],
+        );
+        assert_eq!(none.dedup_key(), old);
+        let paid = signup_with(Some("9.99"), None).unwrap();
+        assert_eq!(paid.revenue.map(|r| r.micros()), Some(9_990_000));
+        assert_ne!(paid.dedup_key(), none.dedup_key());
+        // The same amount written two ways is one fact; another amount is another.
+        assert_eq!(
+            signup_with(Some("9.990"), Some("eur")).unwrap().dedup_key(),
+            paid.dedup_key()
+        );
+        assert_ne!(
+            signup_with(Some("9.98"), None).unwrap().dedup_key(),
+            paid.dedup_key()
+        );
+        let refund = signup_with(Some("-9.99"), None).unwrap();
+        assert_eq!(refund.revenue.map(|r| r.micros()), Some(-9_990_000));
+    }
+
+    #[test]
+    fn bad_revenue_or_currency_is_refused_naming_the_field() {
+        let fields = |r, c| -> Vec<String> {
+            signup_with(r, c)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field.to_string())
+                .collect()
+        };
+        assert_eq!(fields(Some("12,50"), None), ["revenue"]);
+        assert_eq!(fields(Some("1.0000001"), None), ["revenue"]);
+        assert_eq!(fields(Some("1"), Some("euro")), ["currency"]);
+        assert_eq!(fields(None, Some("EUR")), ["currency"]);
     }
 }

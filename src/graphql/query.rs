@@ -278,7 +278,7 @@ fn needs_journeys(ctx: &Context<'_>) -> bool {
 
 /// Resolves whose journey each event belongs to (one query for the owners of
 /// anonymous fingerprints).
-async fn with_keys(
+pub(super) async fn with_keys(
     store: &Store,
     rows: Vec<entity::event::Model>,
 ) -> async_graphql::Result<Vec<(StoredEvent, JourneyKey)>> {

@@ -317,11 +317,17 @@ pub(crate) fn event_from_map(map: &Map<String, Value>) -> (RawEvent, Vec<FieldEr
 
 fn event_from_object(map: Fields<'_>) -> (RawEvent, Vec<FieldError>) {
     let mut errors = Vec::new();
+    let revenue = decimal(map, "revenue").unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
     let raw = RawEvent {
         name: take(map, "name", false, &mut errors),
         fingerprint: take(map, "fingerprint", true, &mut errors),
         user_id: take(map, "user_id", true, &mut errors),
         created_at: take(map, "created_at", false, &mut errors),
+        revenue,
+        currency: take(map, "currency", false, &mut errors),
     };
     (raw, errors)
 }
@@ -358,7 +364,12 @@ const EXACT_FLOAT_DIGITS: usize = f64::DIGITS as usize;
 /// more significant digits than an f64 keeps exactly is refused rather than
 /// silently rounded; a string is always exact.
 fn amount(map: Fields<'_>) -> Result<Option<String>, FieldError> {
-    match map.get("amount")? {
+    decimal(map, "amount")
+}
+
+/// A money field (`amount`, `revenue`): see [`amount`].
+fn decimal(map: Fields<'_>, field: &'static str) -> Result<Option<String>, FieldError> {
+    match map.get(field)? {
         Some(Value::Number(n)) if !(n.is_i64() || n.is_u64()) => {
             let text = n.to_string();
             let significant = text
@@ -369,7 +380,7 @@ fn amount(map: Fields<'_>) -> Result<Option<String>, FieldError> {
                 .count();
             if significant > EXACT_FLOAT_DIGITS {
                 Err(FieldError::new(
-                    "amount",
+                    field,
                     format!(
                         "{text} has more significant digits than a JSON number carries exactly; send it as a string"
                     ),
@@ -378,7 +389,7 @@ fn amount(map: Fields<'_>) -> Result<Option<String>, FieldError> {
                 Ok(Some(text))
             }
         }
-        _ => string(map, "amount", true),
+        _ => string(map, field, true),
     }
 }
 

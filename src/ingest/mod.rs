@@ -222,7 +222,20 @@ impl Ingestor {
     /// Stores events. `batch` says whether errors should name item indexes.
     pub async fn events(&self, raws: Vec<RawEvent>, batch: bool) -> Result<Recorded, IngestError> {
         let window = self.window_now();
-        let parsed = self.validate(raws, batch, |raw| NewEvent::parse(raw, &window))?;
+        let parsed = self.validate(raws, batch, |raw| {
+            let event = NewEvent::parse(raw, &window)?;
+            match &event.currency {
+                Some(c) if *c != self.currency => Err(vec![FieldError::new(
+                    "currency",
+                    format!(
+                        "must be this deployment's currency, {} (CURRENCY), not {}",
+                        self.currency.as_str(),
+                        c.as_str()
+                    ),
+                )]),
+                _ => Ok(event),
+            }
+        })?;
         let received_at = Utc::now();
         let dirty: std::collections::BTreeSet<String> = parsed
             .iter()
@@ -250,6 +263,8 @@ impl Ingestor {
                     user_id: Set(ev.user_id.map(|u| u.as_str().to_owned())),
                     created_at: Set(ev.created_at),
                     received_at: Set(received_at),
+                    revenue_micros: Set(ev.revenue.map(|r| r.micros())),
+                    currency: Set(ev.revenue.map(|_| self.currency.as_str().to_owned())),
                 }
             })
             .collect();

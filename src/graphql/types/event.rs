@@ -21,6 +21,11 @@ pub struct Event {
     pub user_id: Option<String>,
     /// When it happened.
     pub created_at: DateTime,
+    /// What it booked, as an exact decimal string (`"9.99"`, `"-9.99"` for
+    /// a refund); null when it carried none.
+    pub revenue: Option<String>,
+    /// The revenue's currency (the deployment's); null without revenue.
+    pub currency: Option<String>,
     #[graphql(skip)]
     pub cursor: PageCursor,
 }
@@ -33,6 +38,10 @@ impl From<event::Model> for Event {
             fingerprint: m.fingerprint,
             user_id: m.user_id,
             created_at: m.created_at.into(),
+            revenue: m
+                .revenue_micros
+                .map(|r| crate::domain::Amount::from_micros(r).to_string()),
+            currency: m.currency,
             cursor: PageCursor {
                 created_at: m.created_at,
                 id: m.id,

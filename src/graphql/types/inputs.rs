@@ -121,6 +121,13 @@ pub struct EventInput {
     /// When the event happened: RFC 3339 with any offset, or
     /// `2023-01-20 13:59:56.437947 UTC` (see `PageviewInput.createdAt`).
     pub created_at: String,
+    /// What the event booked, as an exact decimal string (`"9.99"`; up to 6
+    /// fraction digits; negative for a refund). Part of the natural key: a
+    /// corrected amount is a new fact, so correct a wrong one with a refund.
+    pub revenue: Option<String>,
+    /// The revenue's ISO 4217 currency; the deployment's `CURRENCY` when
+    /// absent, and no other is accepted.
+    pub currency: Option<String>,
 }
 
 impl From<EventInput> for RawEvent {
@@ -130,6 +137,8 @@ impl From<EventInput> for RawEvent {
             fingerprint: Some(i.fingerprint),
             user_id: i.user_id,
             created_at: Some(i.created_at),
+            revenue: i.revenue,
+            currency: i.currency,
         }
     }
 }

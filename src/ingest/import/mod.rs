@@ -179,7 +179,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database).await?;
     store.migrate().await?;
     let ingestor = Ingestor::new(store.clone(), &args.attribution.site_hosts, BATCH_ROWS)
-        .with_query_stripping(args.attribution.strip_query_params);
+        .with_query_stripping(args.attribution.strip_query_params)
+        // Events' revenue is held to the deployment's currency, as webhooks' is.
+        .with_currency(&args.attribution.currency);
     let options = ImportOptions {
         format: args.format,
         skip_invalid: args.skip_invalid,

@@ -158,6 +158,8 @@ impl Row for RawEvent {
         ("fingerprint", true),
         ("user_id", false),
         ("created_at", true),
+        ("revenue", false),
+        ("currency", false),
     ];
 
     fn from_cells(mut cell: impl FnMut(&'static str) -> Option<String>) -> Self {
@@ -166,6 +168,8 @@ impl Row for RawEvent {
             fingerprint: cell("fingerprint"),
             user_id: cell("user_id"),
             created_at: cell("created_at"),
+            revenue: cell("revenue"),
+            currency: cell("currency"),
         }
     }
 
