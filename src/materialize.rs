@@ -35,7 +35,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use entity::{credit, touchpoint};
+use entity::{acquisition, credit, revenue_fact, touchpoint};
 use sea_orm::DbErr;
 use tokio::sync::Mutex;
 
@@ -45,7 +45,7 @@ use crate::journeys::{self, JourneyKey, UserJourney};
 use crate::reports::cache::ReportCache;
 use crate::reports::cells::{self, CellDim, Grain};
 use crate::reports::{source, Credited, TouchKey};
-use crate::store::{HourCells, Store, VisitorTouch};
+use crate::store::{HourCells, RevenueRows, Store, VisitorTouch};
 
 /// Fingerprints recomputed per step: big enough to amortise the queries,
 /// small enough to keep the write lock short.
@@ -217,6 +217,44 @@ pub fn credit_rows(journey: &UserJourney, settings: &Settings, plan: &Plan) -> V
     rows
 }
 
+/// A journey's acquisition (its first signup, and its first unsubscribe at
+/// or after it) and its revenue facts: every event of the journey with
+/// revenue, before the acquisition too (`overview.revenue` books those; the
+/// LTV fields skip them).
+pub fn revenue_rows(journey: &UserJourney, into: &mut RevenueRows) {
+    let key = key_text(&journey.key);
+    if let Some(first) = journey.first_signup() {
+        let at = first.fact.at;
+        // Events are in content order: the first unsubscribe after the
+        // signup in that order is the churn, even at the signup's instant.
+        let churned_at = journey
+            .events
+            .iter()
+            .skip_while(|e| e.id != first.id)
+            .find(|e| e.fact.name == attribution::UNSUBSCRIBE)
+            .map(|e| e.fact.at);
+        into.acquisitions.push(acquisition::Model {
+            journey_key: key.clone(),
+            conversion_id: first.id.clone(),
+            user_id: match &journey.key {
+                JourneyKey::User(u) => Some(u.clone()),
+                JourneyKey::Anonymous(_) => None,
+            },
+            acquired_at: at,
+            churned_at,
+        });
+    }
+    into.facts.extend(journey.events.iter().filter_map(|e| {
+        e.row.revenue_micros.map(|micros| revenue_fact::Model {
+            id: 0,
+            journey_key: key.clone(),
+            event_id: e.id.clone(),
+            at: e.fact.at,
+            revenue_micros: micros,
+        })
+    }));
+}
+
 /// The cells of one hour from its derived rows: touchpoints (with visitor
 /// ids), the visitor id of each pageview, and every credit.
 pub fn hour_cells(
@@ -362,6 +400,7 @@ struct Prepared {
     touchpoints: Vec<touchpoint::Model>,
     key_texts: Vec<String>,
     credits: Vec<credit::Model>,
+    revenue: RevenueRows,
 }
 
 impl Prepared {
@@ -375,6 +414,7 @@ impl Prepared {
                 self.touchpoints,
                 &self.key_texts,
                 self.credits,
+                self.revenue,
             )
             .await?;
         tracing::debug!(
@@ -678,9 +718,11 @@ impl Materializer {
             .collect();
         let touchpoints = touchpoint_rows(&claimed_facts, &self.settings);
         let mut credits = Vec::new();
+        let mut revenue = RevenueRows::default();
         for key in &keys {
             if let Some(journey) = loaded.get(key) {
                 credits.extend(credit_rows(journey, &self.settings, &self.plan));
+                revenue_rows(journey, &mut revenue);
             }
         }
         let key_texts: Vec<String> = keys.iter().map(key_text).collect();
@@ -698,6 +740,7 @@ impl Materializer {
             touchpoints,
             key_texts,
             credits,
+            revenue,
         }))
     }
 

@@ -2,6 +2,7 @@
 //! has its own types (`src/graphql`), so a column can change without breaking
 //! a dashboard.
 
+pub mod acquisition;
 pub mod api_key;
 pub mod audit_entry;
 pub mod campaign_spend;
@@ -13,6 +14,7 @@ pub mod dirty_hour;
 pub mod event;
 pub mod identity_link;
 pub mod pageview;
+pub mod revenue_fact;
 pub mod rollup_credit;
 pub mod rollup_touch;
 pub mod signing_secret;

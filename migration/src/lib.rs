@@ -15,6 +15,7 @@ mod m20261201_000009_create_api_keys;
 mod m20261201_000010_create_rollups;
 mod m20261201_000011_fold_credit_models;
 mod m20261202_000012_add_event_revenue;
+mod m20261202_000013_create_acquisitions;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_rollups::Migration),
             Box::new(m20261201_000011_fold_credit_models::Migration),
             Box::new(m20261202_000012_add_event_revenue::Migration),
+            Box::new(m20261202_000013_create_acquisitions::Migration),
         ]
     }
 }

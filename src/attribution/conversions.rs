@@ -17,6 +17,8 @@ use super::touchpoints::{sorted_unique, touchpoints_of_sorted, PageviewFact, Tou
 pub const SIGNUP: &str = "signup";
 /// The event name that marks a trial start.
 pub const TRIAL: &str = "trial";
+/// The event name that marks a cancellation (churn, for LTV and cohorts).
+pub const UNSUBSCRIBE: &str = "unsubscribe";
 
 /// A stored product event (sign-up, trial, …).
 #[derive(Debug, Clone, PartialEq)]

@@ -24,6 +24,7 @@ mod tests;
 
 pub use conversions::{
     cmp_events, conversions, first_signup, Conversion, EventFact, Journey, Settings, SIGNUP, TRIAL,
+    UNSUBSCRIBE,
 };
 pub use models::{weights, Model};
 pub use touchpoints::{cmp_pageviews, touchpoints, PageviewFact, Touchpoint};

@@ -12,15 +12,15 @@ use super::args::{days, lookback_days, text};
 use super::error::{bad_input, internal};
 use super::pagination::page_size;
 use super::types::report::{
-    GroupByGql, IntervalGql, OverviewGql, ReportConnection, ReportOrder, ReportRow, Timeseries,
-    TimeseriesPoint, TimeseriesSeries,
+    CohortGql, CohortIntervalGql, GroupByGql, IntervalGql, OverviewGql, ReportConnection,
+    ReportOrder, ReportRow, Timeseries, TimeseriesPoint, TimeseriesSeries,
 };
 use super::types::{resolve_range, AttributionModelGql, DateRange};
 use crate::attribution::{Model, Settings, SIGNUP, TRIAL};
 use crate::config::ServeConfig;
 use crate::materialize::Materializer;
 use crate::reports::cache::{Cached, ReportCache};
-use crate::reports::{self, rolled, source, Dimension, Overview};
+use crate::reports::{self, revenue, rolled, source, Dimension, Overview};
 use crate::store::{EventFilter, Store, TimeRange};
 
 /// The report fields: each reads and folds a range of derived rows, so
@@ -32,11 +32,15 @@ pub const REPORT_FIELDS: &[&str] = &[
     "landingPages",
     "overview",
     "timeseries",
+    "cohorts",
 ];
 
 /// A report's complexity, whatever it selects: its cost is the range it
 /// reads, not its fields.
 pub const REPORT_COMPLEXITY: usize = 1_000;
+
+/// Most periods a cohort may have (ten years of months).
+const MAX_COHORT_PERIODS: i32 = 120;
 
 /// Most buckets one time series may have.
 const MAX_BUCKETS: usize = 5_000;
@@ -179,6 +183,12 @@ async fn report(
             rows
         }
     };
+    let revenue = if c.conversion == SIGNUP && wants_revenue(ctx) {
+        let acquisitions = acquisitions_of(ctx, &c, version, cache).await?;
+        Some(revenue::by_row(dimension, &acquisitions))
+    } else {
+        None
+    };
     let mut rows: Vec<reports::Row> = all
         .iter()
         .filter(|r| filter.keeps(&r.key))
@@ -191,7 +201,12 @@ async fn report(
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(ReportRow)
+        .map(|row| {
+            let of_row = revenue
+                .as_ref()
+                .map(|by_key| Arc::new(by_key.get(&row.key).cloned().unwrap_or_default()));
+            ReportRow(row, of_row)
+        })
         .collect();
     let end = offset + page.len();
     Ok(ReportConnection {
@@ -204,6 +219,63 @@ async fn report(
         },
         nodes: page,
     })
+}
+
+/// The revenue fields of a report row: any of them makes the report read
+/// the acquisitions of its range.
+const REVENUE_FIELDS: &[&str] = &[
+    "acquisitions",
+    "revenue",
+    "ltv",
+    "roas",
+    "paybackDays",
+    "netConversions",
+    "churnRate",
+    "revenueComplete",
+    "maturedShare",
+];
+
+/// The overview's revenue fields: any of them reads the range's revenue.
+const OVERVIEW_REVENUE_FIELDS: &[&str] =
+    &["revenue", "arpu", "cac", "ltv", "ltvToCac", "acquisitions"];
+
+fn wants_revenue(ctx: &Context<'_>) -> bool {
+    let nodes = ctx.look_ahead().field("nodes");
+    REVENUE_FIELDS.iter().any(|f| nodes.field(f).exists())
+}
+
+/// The acquisitions of the report's range with their credits under its
+/// model (cached at the derived-data version). Their credits must be
+/// materialised: revenue is not computed from journeys on the fly.
+async fn acquisitions_of(
+    ctx: &Context<'_>,
+    c: &Common,
+    version: i64,
+    cache: &ReportCache,
+) -> async_graphql::Result<Arc<Vec<revenue::CreditedAcquisition>>> {
+    let store = ctx.data::<Store>()?;
+    let settings = ctx.data::<Arc<Settings>>()?;
+    let materializer = ctx.data::<Materializer>()?;
+    let lookback =
+        source::materialised_lookback(materializer, settings, &[SIGNUP], days(c.lookback_days))
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "revenue figures need signup credits materialised at a lookback of {} days: \
+                     use LOOKBACK_DAYS or one of LOOKBACK_WINDOWS",
+                    c.lookback_days
+                ))
+            })?;
+    let key = format!("acq|{:?}|{}|{lookback}", c.range, c.model.as_str());
+    if let Some(Cached::Acquisitions(a)) = cache.get(&key, version) {
+        return Ok(a);
+    }
+    let a = Arc::new(
+        source::acquisitions(store, c.model, lookback, c.range)
+            .await
+            .map_err(internal)?,
+    );
+    cache.put(key, version, Cached::Acquisitions(a.clone()));
+    Ok(a)
 }
 
 /// The rollups' reading of a report, when they can answer it: rollups on,
@@ -450,8 +522,27 @@ impl ReportsQuery {
             c.conversion,
             c.lookback_days
         );
+        // Revenue, ARPU, CAC and LTV do not depend on the model: every
+        // acquisition and every booked amount in range counts once.
+        let wants = OVERVIEW_REVENUE_FIELDS
+            .iter()
+            .any(|f| ctx.look_ahead().field(f).exists());
+        let revenue = if wants {
+            let (acquisitions, facts, spend) = tokio::try_join!(
+                acquisitions_of(ctx, &c, version, cache),
+                async { store.revenue_in(&c.range).await.map_err(internal) },
+                async { source::spend(store, c.range).await.map_err(internal) },
+            )?;
+            Some(Arc::new(revenue::RevenueOverview::new(
+                &facts,
+                acquisitions.iter().map(|a| a.acquisition.clone()).collect(),
+                spend.iter().map(|s| s.micros).sum(),
+            )))
+        } else {
+            None
+        };
         if let Some(Cached::Overview(o)) = cache.get(&key, version) {
-            return Ok(OverviewGql((*o).clone()));
+            return Ok(OverviewGql((*o).clone(), revenue));
         }
         let needs = [c.conversion.as_str(), SIGNUP];
         let overview = match rollup_reading(materializer, settings, &c, &needs) {
@@ -461,7 +552,7 @@ impl ReportsQuery {
             None => computed_overview(store, materializer, settings, &c, &names).await?,
         };
         cache.put(key, version, Cached::Overview(Arc::new(overview.clone())));
-        Ok(OverviewGql(overview))
+        Ok(OverviewGql(overview, revenue))
     }
 
     /// Conversions per bucket in an IANA time zone, every bucket present.
@@ -557,5 +648,83 @@ impl ReportsQuery {
                 })
                 .collect(),
         })
+    }
+
+    /// Acquisition cohorts: one row per interval of the range (in the time
+    /// zone) and key, for the acquisitions (first signups) in it, with the
+    /// credited revenue and retention of each following period. Without a
+    /// range: the 12 months (or 12 weeks) up to now.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "REPORT_COMPLEXITY + child_complexity")]
+    async fn cohorts(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRange>,
+        #[graphql(default_with = "CohortIntervalGql::Month")] interval: CohortIntervalGql,
+        #[graphql(default = "UTC")] timezone: String,
+        #[graphql(default_with = "GroupByGql::None")] group_by: GroupByGql,
+        #[graphql(default_with = "AttributionModelGql::LastClick")] model: AttributionModelGql,
+        lookback_days: Option<i32>,
+        #[graphql(default = 12)] periods: i32,
+    ) -> async_graphql::Result<Vec<CohortGql>> {
+        let store = ctx.data::<Store>()?;
+        let tz: chrono_tz::Tz = timezone
+            .parse()
+            .map_err(|_| bad_input(format!("`timezone` '{timezone}' is not an IANA time zone")))?;
+        if !(1..=MAX_COHORT_PERIODS).contains(&periods) {
+            return Err(bad_input(format!(
+                "`periods` must be between 1 and {MAX_COHORT_PERIODS}, not {periods}"
+            )));
+        }
+        let mut c = common(ctx, range, model, SIGNUP.to_owned(), lookback_days)?;
+        let now = Utc::now();
+        let to = c.range.to.unwrap_or(now);
+        let from = c.range.from.unwrap_or(match interval {
+            CohortIntervalGql::Month => to - chrono::Duration::days(365),
+            CohortIntervalGql::Week => to - chrono::Duration::weeks(12),
+        });
+        c.range = TimeRange {
+            from: Some(from),
+            to: Some(to),
+        };
+        let edges = reports::buckets(from, to, interval.into(), tz, MAX_BUCKETS)
+            .map_err(|e| bad_input(e.to_string()))?;
+        let materializer = ctx.data::<Materializer>()?;
+        let (version, cache) = current(store, materializer).await?;
+        let (acquisitions, spend) =
+            tokio::try_join!(acquisitions_of(ctx, &c, version, cache), async {
+                store
+                    .spend_between(
+                        Some(from.date_naive()),
+                        Some(to.date_naive() + chrono::Days::new(1)),
+                    )
+                    .await
+                    .map_err(internal)
+            },)?;
+        let spend: Vec<revenue::DatedSpend> = spend
+            .into_iter()
+            .map(|r| revenue::DatedSpend {
+                day_start: r.date.and_time(chrono::NaiveTime::MIN).and_utc(),
+                fact: reports::SpendFact {
+                    campaign: r.campaign,
+                    source: r.source,
+                    medium: r.medium,
+                    micros: r.amount_micros,
+                },
+            })
+            .collect();
+        let group: reports::GroupBy = group_by.into();
+        let cohorts = revenue::cohorts(
+            &acquisitions,
+            &spend,
+            (from, to),
+            &edges,
+            interval.into(),
+            tz,
+            group,
+            periods as usize,
+            now,
+        );
+        Ok(cohorts.into_iter().map(|c| CohortGql(c, group)).collect())
     }
 }

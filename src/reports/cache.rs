@@ -29,6 +29,9 @@ pub enum Cached {
     Rows(Arc<Vec<Row>>),
     Overview(Arc<Overview>),
     Series(Arc<Vec<Series>>),
+    /// The acquisitions of a range under one model and lookback (see
+    /// `revenue`), shared by every dimension's revenue fields.
+    Acquisitions(Arc<Vec<super::revenue::CreditedAcquisition>>),
 }
 
 /// Shared by every request of one process; cheap to clone.

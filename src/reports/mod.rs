@@ -11,10 +11,11 @@
 pub mod cache;
 pub mod cells;
 pub mod pieces;
+pub mod revenue;
 pub mod rolled;
 mod rows;
 pub mod source;
-mod timeseries;
+pub(crate) mod timeseries;
 
 pub use rows::{
     aggregate, count_touches, credited, overview, sort_rows, Credited, Dimension, OrderDirection,

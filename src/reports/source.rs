@@ -252,3 +252,59 @@ pub async fn spend(store: &Store, range: TimeRange) -> Result<Vec<super::SpendFa
         })
         .collect())
 }
+
+/// The acquisitions in `range` with their credits under `model` at
+/// `lookback_days` (a materialised lookback) and their revenue facts at or
+/// after the acquisition: the input of [`super::revenue`].
+pub async fn acquisitions(
+    store: &Store,
+    model: Model,
+    lookback_days: i32,
+    range: TimeRange,
+) -> Result<Vec<super::revenue::CreditedAcquisition>, DbErr> {
+    use super::revenue::{Acquisition, CreditedAcquisition};
+    use std::collections::BTreeMap;
+    let (credits, revenue) = tokio::try_join!(
+        store.acquisition_credits(model, lookback_days, &range),
+        store.acquisition_revenue(&range),
+    )?;
+    let mut revenue_of: BTreeMap<String, Vec<(chrono::DateTime<chrono::Utc>, i64)>> =
+        BTreeMap::new();
+    for r in revenue {
+        revenue_of
+            .entry(r.journey_key)
+            .or_default()
+            .push((r.at, r.revenue_micros));
+    }
+    let mut out: Vec<CreditedAcquisition> = Vec::new();
+    for row in credits {
+        let key = super::TouchKey {
+            channel: row
+                .channel
+                .parse()
+                .map_err(|_| DbErr::Custom(format!("unknown channel {}", row.channel)))?,
+            campaign: row.campaign,
+            source: row.source,
+            medium: row.medium,
+            landing_page: row.landing_page,
+        };
+        match out.last_mut() {
+            Some(last) if last.acquisition.journey_key == row.journey_key => {
+                last.credits.push((key, row.weight));
+            }
+            _ => {
+                let revenue = revenue_of.remove(&row.journey_key).unwrap_or_default();
+                out.push(CreditedAcquisition {
+                    acquisition: std::sync::Arc::new(Acquisition {
+                        journey_key: row.journey_key,
+                        acquired_at: row.acquired_at,
+                        churned_at: row.churned_at,
+                        revenue,
+                    }),
+                    credits: vec![(key, row.weight)],
+                });
+            }
+        }
+    }
+    Ok(out)
+}

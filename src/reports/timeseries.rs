@@ -96,6 +96,16 @@ fn next(start: DateTime<Utc>, interval: Interval, tz: Tz) -> DateTime<Utc> {
     }
 }
 
+/// The start of the bucket after the one starting at `start`.
+pub(crate) fn next_edge(start: DateTime<Utc>, interval: Interval, tz: Tz) -> DateTime<Utc> {
+    let n = next(start, interval, tz);
+    if n > start {
+        n
+    } else {
+        start + Duration::hours(1)
+    }
+}
+
 /// Bucket boundaries covering `[from, to)`: `n + 1` instants for `n` buckets.
 pub fn buckets(
     from: DateTime<Utc>,

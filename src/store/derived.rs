@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use entity::{credit, dirty_fingerprint, identity_link, touchpoint};
+use entity::{acquisition, credit, dirty_fingerprint, identity_link, revenue_fact, touchpoint};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::Iden as _;
 use sea_orm::{
@@ -32,6 +32,14 @@ pub struct TouchCountRow {
     pub landing_page: Option<String>,
     pub touchpoints: i64,
     pub visitors: i64,
+}
+
+/// A step's acquisition and revenue rows (see `entity::acquisition`),
+/// replaced per journey with its credits.
+#[derive(Debug, Clone, Default)]
+pub struct RevenueRows {
+    pub acquisitions: Vec<acquisition::Model>,
+    pub facts: Vec<revenue_fact::Model>,
 }
 
 /// Which columns a touchpoint count groups by.
@@ -82,6 +90,7 @@ impl Store {
         touchpoints: Vec<touchpoint::Model>,
         journey_keys: &[String],
         credits: Vec<credit::Model>,
+        revenue: RevenueRows,
     ) -> Result<(), DbErr> {
         let _gate = self.write_turn().await;
         let txn = self.begin().await?;
@@ -112,18 +121,29 @@ impl Store {
                 )
                 .await?,
             );
+            acquisition::Entity::delete_many()
+                .filter(acquisition::Column::JourneyKey.is_in(chunk.iter().cloned()))
+                .exec(&txn)
+                .await?;
+            revenue_fact::Entity::delete_many()
+                .filter(revenue_fact::Column::JourneyKey.is_in(chunk.iter().cloned()))
+                .exec(&txn)
+                .await?;
         }
         // After the deletes: on SQLite this transaction holds the write lock
         // by now, on PostgreSQL the advisory lock, so no erasure can commit
         // between this check and the commit.
         let deleted = started.elapsed();
         let credits = without_erased_users(&txn, credits).await?;
+        let revenue = revenue_without_erased_users(&txn, revenue).await?;
         let attributed = newly_attributed(&old_credits, &credits);
         let mut hours = changed_hours(&old_touches, &touchpoints, touch_signature);
         hours.extend(changed_hours(&old_credits, &credits, credit_signature));
         let compared = started.elapsed();
         insert_models::<touchpoint::Entity>(&txn, &touchpoints).await?;
         insert_models::<credit::Entity>(&txn, &credits).await?;
+        insert_models::<acquisition::Entity>(&txn, &revenue.acquisitions).await?;
+        insert_models::<revenue_fact::Entity>(&txn, &revenue.facts).await?;
         let inserted = started.elapsed();
         let claimed_fingerprints: Vec<String> = claimed.iter().map(|(f, _)| f.clone()).collect();
         super::rollups::lock_queue_rows(
@@ -270,13 +290,56 @@ async fn without_erased_users(
     txn: &DatabaseTransaction,
     credits: Vec<credit::Model>,
 ) -> Result<Vec<credit::Model>, DbErr> {
-    let user_of = |c: &credit::Model| c.user_id.clone();
-    let users: Vec<String> = credits
-        .iter()
-        .filter_map(user_of)
-        .collect::<BTreeSet<_>>()
+    let users: BTreeSet<String> = credits.iter().filter_map(|c| c.user_id.clone()).collect();
+    let linked = linked_users(txn, &users).await?;
+    if linked.len() == users.len() {
+        return Ok(credits);
+    }
+    Ok(credits
         .into_iter()
+        .filter(|c| c.user_id.as_ref().is_none_or(|u| linked.contains(u)))
+        .collect())
+}
+
+/// As [`without_erased_users`], for the acquisition and revenue rows (a
+/// user's journey key is `u:<user>`).
+async fn revenue_without_erased_users(
+    txn: &DatabaseTransaction,
+    rows: RevenueRows,
+) -> Result<RevenueRows, DbErr> {
+    let user_of = |key: &str| key.strip_prefix("u:").map(str::to_owned);
+    let users: BTreeSet<String> = rows
+        .acquisitions
+        .iter()
+        .map(|a| a.journey_key.as_str())
+        .chain(rows.facts.iter().map(|f| f.journey_key.as_str()))
+        .filter_map(user_of)
         .collect();
+    let linked = linked_users(txn, &users).await?;
+    if linked.len() == users.len() {
+        return Ok(rows);
+    }
+    let keep = |key: &str| user_of(key).is_none_or(|u| linked.contains(&u));
+    Ok(RevenueRows {
+        acquisitions: rows
+            .acquisitions
+            .into_iter()
+            .filter(|a| keep(&a.journey_key))
+            .collect(),
+        facts: rows
+            .facts
+            .into_iter()
+            .filter(|f| keep(&f.journey_key))
+            .collect(),
+    })
+}
+
+/// Which of `users` still have an identity link.
+async fn linked_users(
+    txn: &DatabaseTransaction,
+    users: &BTreeSet<String>,
+) -> Result<HashSet<String>, DbErr> {
+    let users: Vec<String> = users.iter().cloned().collect();
     let mut linked = HashSet::new();
     for chunk in users.chunks(IN_CHUNK) {
         linked.extend(
@@ -290,13 +353,7 @@ async fn without_erased_users(
                 .await?,
         );
     }
-    if linked.len() == users.len() {
-        return Ok(credits);
-    }
-    Ok(credits
-        .into_iter()
-        .filter(|c| user_of(c).is_none_or(|u| linked.contains(&u)))
-        .collect())
+    Ok(linked)
 }
 
 /// Deletes the rows of `E` matching `filter` and returns them.

@@ -11,7 +11,10 @@
 
 use std::collections::BTreeSet;
 
-use entity::{credit, dirty_fingerprint, event, identity_link, pageview, touchpoint, visitor_id};
+use entity::{
+    acquisition, credit, dirty_fingerprint, event, identity_link, pageview, revenue_fact,
+    touchpoint, visitor_id,
+};
 
 use crate::reports::cells::Grain;
 use sea_orm::{
@@ -209,6 +212,14 @@ impl Store {
                     .iter()
                     .map(|c| Grain::Hour.floor(c.conversion_at.timestamp())),
             );
+            acquisition::Entity::delete_many()
+                .filter(acquisition::Column::JourneyKey.is_in(chunk.iter().cloned()))
+                .exec(&txn)
+                .await?;
+            revenue_fact::Entity::delete_many()
+                .filter(revenue_fact::Column::JourneyKey.is_in(chunk.iter().cloned()))
+                .exec(&txn)
+                .await?;
         }
         super::rollups::mark_hours(&txn, &hours).await?;
         let signal = super::rollups::bump_version_live(&txn, &self.live).await?;

@@ -77,6 +77,10 @@ impl Table {
 
 /// Every column of `E` but its (generated) primary key.
 pub(super) fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
+    // Only an auto-increment key is the database's to fill.
+    if !<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::auto_increment() {
+        return E::Column::iter().collect();
+    }
     let key: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
     E::Column::iter()
         .filter(|c| !key.iter().any(|k| k.as_str() == c.as_str()))

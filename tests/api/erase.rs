@@ -460,8 +460,10 @@ async fn a_materialiser_step_that_read_the_user_before_the_erasure_cannot_bring_
     use growth_analytics::attribution::{PageviewFact, Settings};
     use growth_analytics::config::DatabaseConfig;
     use growth_analytics::journeys::{self, JourneyKey};
-    use growth_analytics::materialize::{credit_rows, key_text, touchpoint_rows, Plan};
-    use growth_analytics::store::Store;
+    use growth_analytics::materialize::{
+        credit_rows, key_text, revenue_rows, touchpoint_rows, Plan,
+    };
+    use growth_analytics::store::{RevenueRows, Store};
 
     let app = spawn_app().await;
     let (pageviews, events) = dataset();
@@ -499,10 +501,38 @@ async fn a_materialiser_step_that_read_the_user_before_the_erasure_cannot_bring_
 
     // … then the step writes what it computed from the erased facts.
     let key_texts: Vec<String> = keys.iter().map(key_text).collect();
+    let mut revenue = RevenueRows::default();
+    for k in &keys {
+        revenue_rows(&loaded[k], &mut revenue);
+    }
+    assert!(revenue
+        .acquisitions
+        .iter()
+        .any(|a| a.journey_key == format!("u:{ERASED}")));
     store
-        .replace_derived(&[], &fingerprints, touchpoints, &key_texts, credits)
+        .replace_derived(
+            &[],
+            &fingerprints,
+            touchpoints,
+            &key_texts,
+            credits,
+            revenue,
+        )
         .await
         .unwrap();
+    let all = growth_analytics::store::TimeRange::default();
+    let lookback = Settings::default().lookback.num_days() as i32;
+    let acquired = store
+        .acquisition_credits(
+            growth_analytics::attribution::Model::LastClick,
+            lookback,
+            &all,
+        )
+        .await
+        .unwrap();
+    assert!(acquired
+        .iter()
+        .all(|a| a.journey_key != format!("u:{ERASED}")));
 
     assert_as_if_never_sent(&app, (&kept_pageviews, &kept_events)).await;
 }

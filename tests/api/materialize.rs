@@ -316,7 +316,14 @@ async fn a_write_that_lands_while_a_step_computes_keeps_its_fingerprint_queued()
         .unwrap();
     // … and the step's result, computed without it, must not clear the mark.
     store
-        .replace_derived(&claimed, &["racer".to_owned()], Vec::new(), &[], Vec::new())
+        .replace_derived(
+            &claimed,
+            &["racer".to_owned()],
+            Vec::new(),
+            &[],
+            Vec::new(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -328,7 +335,14 @@ async fn a_write_that_lands_while_a_step_computes_keeps_its_fingerprint_queued()
     // A step that saw everything clears it.
     let claimed = store.dirty_fingerprints(None, 10).await.unwrap();
     store
-        .replace_derived(&claimed, &["racer".to_owned()], Vec::new(), &[], Vec::new())
+        .replace_derived(
+            &claimed,
+            &["racer".to_owned()],
+            Vec::new(),
+            &[],
+            Vec::new(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(store.dirty_count().await.unwrap(), 0);

@@ -6,6 +6,9 @@ use super::ChannelGql;
 use crate::domain::Amount;
 use crate::graphql::scalars::DateTime;
 use crate::ingest::classify::channel_for;
+use std::sync::Arc;
+
+use crate::reports::revenue::RowRevenue;
 use crate::reports::{self, Row, RowKey};
 
 /// What report rows can be ordered by.
@@ -54,7 +57,26 @@ pub struct TimeToConvert {
 /// One row of `campaigns`, `sources`, `channels` or `landingPages`. The key
 /// fields of the report are set; for a campaign row, `channel` is the channel
 /// its clicks are classified in.
-pub struct ReportRow(pub Row);
+///
+/// The revenue fields (`revenue`, `ltv`, `roas`, `paybackDays`,
+/// `netConversions`, `churnRate`, `revenueComplete`, `maturedShare`) are
+/// set for `conversion: "signup"` (null otherwise) and weigh each of the
+/// row's acquisitions by its credit: see the README, "Growing profitably".
+pub struct ReportRow(pub Row, pub Option<Arc<RowRevenue>>);
+
+/// A `days` argument: whole days, 0 to ten years.
+fn checked_days(days: Option<i32>) -> async_graphql::Result<Option<i64>> {
+    match days {
+        Some(d) if !(0..=3650).contains(&d) => Err(crate::graphql::error::bad_input(format!(
+            "`days` must be between 0 and 3650, not {d}"
+        ))),
+        d => Ok(d.map(i64::from)),
+    }
+}
+
+fn money(micros: i64) -> String {
+    Amount::from_micros(micros).to_string()
+}
 
 #[Object]
 impl ReportRow {
@@ -179,6 +201,83 @@ impl ReportRow {
         self.0.cost_per_conversion()
     }
 
+    /// The row's credited acquisitions (first signups): the sum of their
+    /// credit weights under the model.
+    async fn acquisitions(&self) -> Option<f64> {
+        self.1.as_ref().map(|r| r.acquisitions())
+    }
+
+    /// Σ over the row's credited acquisitions of credit weight × that
+    /// user's revenue within `days` of the acquisition (without `days`: up
+    /// to now), as an exact decimal (rounded to millionths).
+    async fn revenue(&self, days: Option<i32>) -> async_graphql::Result<Option<String>> {
+        let days = checked_days(days)?;
+        Ok(self.1.as_ref().map(|r| money(r.revenue(days))))
+    }
+
+    /// revenue(days) / acquisitions; null without acquisitions.
+    async fn ltv(&self, days: Option<i32>) -> async_graphql::Result<Option<String>> {
+        let days = checked_days(days)?;
+        Ok(self.1.as_ref().and_then(|r| r.ltv(days)).map(money))
+    }
+
+    /// revenue(days) / spend; null without spend.
+    async fn roas(&self, days: Option<i32>) -> async_graphql::Result<Option<f64>> {
+        let days = checked_days(days)?;
+        Ok(self
+            .1
+            .as_ref()
+            .and_then(|r| r.roas(days, self.0.spend_micros)))
+    }
+
+    /// The smallest whole number of days d ≥ 0 with revenue(d) ≥ spend
+    /// (the first crossing, even if a later refund dips below); null while
+    /// not reached or without spend.
+    async fn payback_days(&self) -> Option<i64> {
+        self.1
+            .as_ref()
+            .and_then(|r| r.payback_days(self.0.spend_micros))
+    }
+
+    /// Credit of the acquisitions whose user did not unsubscribe within
+    /// `days` of the acquisition.
+    async fn net_conversions(
+        &self,
+        #[graphql(default = 30)] days: i32,
+    ) -> async_graphql::Result<Option<f64>> {
+        let days = checked_days(Some(days))?.unwrap_or(30);
+        Ok(self.1.as_ref().map(|r| r.net_conversions(days)))
+    }
+
+    /// 1 − netConversions(days) / acquisitions; null without acquisitions.
+    async fn churn_rate(
+        &self,
+        #[graphql(default = 30)] days: i32,
+    ) -> async_graphql::Result<Option<f64>> {
+        let days = checked_days(Some(days))?.unwrap_or(30);
+        Ok(self.1.as_ref().and_then(|r| r.churn_rate(days)))
+    }
+
+    /// True when every credited acquisition is at least `days` old, so
+    /// `ltv(days)` will not grow and compares with older cohorts.
+    async fn revenue_complete(&self, days: i32) -> async_graphql::Result<Option<bool>> {
+        let days = checked_days(Some(days))?.unwrap_or(0);
+        Ok(self
+            .1
+            .as_ref()
+            .map(|r| r.revenue_complete(days, chrono::Utc::now())))
+    }
+
+    /// The share of the row's acquisition credit at least `days` old; null
+    /// without acquisitions.
+    async fn matured_share(&self, days: i32) -> async_graphql::Result<Option<f64>> {
+        let days = checked_days(Some(days))?.unwrap_or(0);
+        Ok(self
+            .1
+            .as_ref()
+            .and_then(|r| r.matured_share(days, chrono::Utc::now())))
+    }
+
     /// Users of the conversions with a share of this row, sorted.
     async fn user_ids(&self, first: Option<i32>) -> Vec<&str> {
         let n = first.map_or(usize::MAX, |f| f.max(0) as usize);
@@ -196,7 +295,13 @@ pub struct ReportConnection {
 }
 
 /// Headline numbers for a range.
-pub struct OverviewGql(pub reports::Overview);
+///
+/// `revenue`, `arpu`, `cac`, `ltv` and `ltvToCac` are read only when
+/// selected; they do not depend on the model.
+pub struct OverviewGql(
+    pub reports::Overview,
+    pub Option<Arc<reports::revenue::RevenueOverview>>,
+);
 
 #[Object(name = "Overview")]
 impl OverviewGql {
@@ -248,6 +353,35 @@ impl OverviewGql {
     async fn direct_share(&self) -> Option<f64> {
         self.0.direct_share()
     }
+    /// The revenue of every event whose time is in range (what was booked,
+    /// refunds subtracted), as an exact decimal.
+    async fn revenue(&self) -> Option<String> {
+        self.1.as_ref().map(|r| money(r.revenue_micros))
+    }
+    /// Acquisitions (first signups) in range.
+    async fn acquisitions(&self) -> Option<u64> {
+        self.1.as_ref().map(|r| r.acquisitions.len() as u64)
+    }
+    /// revenue / the distinct users whose revenue in range sums to more
+    /// than 0; null without any.
+    async fn arpu(&self) -> Option<String> {
+        self.1.as_ref().and_then(|r| r.arpu()).map(money)
+    }
+    /// Spend in range / acquisitions in range; null without acquisitions.
+    async fn cac(&self) -> Option<String> {
+        self.1.as_ref().and_then(|r| r.cac()).map(money)
+    }
+    /// The range's acquisitions' revenue within `days` of each (without
+    /// `days`: up to now) / those acquisitions.
+    async fn ltv(&self, days: Option<i32>) -> async_graphql::Result<Option<String>> {
+        let days = checked_days(days)?;
+        Ok(self.1.as_ref().and_then(|r| r.ltv(days)).map(money))
+    }
+    /// ltv(days) / cac; null without spend or acquisitions.
+    async fn ltv_to_cac(&self, days: Option<i32>) -> async_graphql::Result<Option<f64>> {
+        let days = checked_days(days)?;
+        Ok(self.1.as_ref().and_then(|r| r.ltv_to_cac(days)))
+    }
 }
 
 /// Bucket width.
@@ -297,4 +431,127 @@ pub struct Timeseries {
     pub timezone: String,
     pub interval: IntervalGql,
     pub series: Vec<TimeseriesSeries>,
+}
+
+/// A cohort's width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "CohortInterval")]
+pub enum CohortIntervalGql {
+    /// ISO weeks, starting Monday.
+    Week,
+    Month,
+}
+
+impl From<CohortIntervalGql> for reports::Interval {
+    fn from(i: CohortIntervalGql) -> Self {
+        match i {
+            CohortIntervalGql::Week => reports::Interval::Week,
+            CohortIntervalGql::Month => reports::Interval::Month,
+        }
+    }
+}
+
+/// One period of a cohort: the calendar interval [cohort start + k
+/// intervals, cohort start + k + 1 intervals) in the query's time zone.
+pub struct CohortPeriodGql {
+    pub period: reports::revenue::CohortPeriod,
+    pub users: f64,
+}
+
+#[Object(name = "CohortPeriod")]
+impl CohortPeriodGql {
+    /// k: 0 is the cohort's own interval.
+    async fn index(&self) -> u64 {
+        self.period.index as u64
+    }
+    async fn start(&self) -> DateTime {
+        self.period.start.into()
+    }
+    async fn end(&self) -> DateTime {
+        self.period.end.into()
+    }
+    /// Credited revenue of the cohort's users' events in this period, at
+    /// or after their acquisition (refunds subtracted).
+    async fn revenue(&self) -> String {
+        money(self.period.revenue_micros)
+    }
+    /// Revenue of periods 0 to k.
+    async fn cumulative_revenue(&self) -> String {
+        money(self.period.cumulative_revenue_micros)
+    }
+    /// cumulativeRevenue / users; null without users.
+    async fn ltv(&self) -> Option<String> {
+        (self.users > 0.0).then(|| {
+            money((self.period.cumulative_revenue_micros as f64 / self.users).round() as i64)
+        })
+    }
+    /// Credited users acquired and not unsubscribed by the period's end.
+    async fn active_users(&self) -> f64 {
+        self.period.active_users
+    }
+    /// activeUsers / users; null without users.
+    async fn retention(&self) -> Option<f64> {
+        (self.users > 0.0).then(|| self.period.active_users / self.users)
+    }
+    /// The period's end is in the past: its numbers will not grow.
+    async fn complete(&self) -> bool {
+        self.period.complete
+    }
+}
+
+/// One acquisition cohort: the acquisitions of one interval (and key).
+pub struct CohortGql(pub reports::revenue::Cohort, pub reports::GroupBy);
+
+#[Object(name = "Cohort")]
+impl CohortGql {
+    /// The cohort's interval.
+    async fn start(&self) -> DateTime {
+        self.0.start.into()
+    }
+    async fn end(&self) -> DateTime {
+        self.0.end.into()
+    }
+    /// The channel (groupBy CHANNEL).
+    async fn channel(&self) -> Option<ChannelGql> {
+        self.0.key.channel.map(Into::into)
+    }
+    /// The source (groupBy SOURCE).
+    async fn source(&self) -> Option<&str> {
+        (self.1 == reports::GroupBy::Source)
+            .then_some(self.0.key.key.as_deref())
+            .flatten()
+    }
+    /// The campaign (groupBy CAMPAIGN; null groups acquisitions without one).
+    async fn campaign(&self) -> Option<&str> {
+        (self.1 == reports::GroupBy::Campaign)
+            .then_some(self.0.key.key.as_deref())
+            .flatten()
+    }
+    /// The source or campaign, as `TimeseriesSeries.key`.
+    async fn key(&self) -> Option<&str> {
+        self.0.key.key.as_deref()
+    }
+    /// Credited acquisitions: the sum of their credit weights.
+    async fn users(&self) -> f64 {
+        self.0.users
+    }
+    /// Spend booked under the key on the (UTC) days starting in the
+    /// cohort's interval, as an exact decimal.
+    async fn spend(&self) -> String {
+        money(self.0.spend_micros)
+    }
+    /// spend / users; null without users.
+    async fn cac(&self) -> Option<String> {
+        self.0.cac().map(money)
+    }
+    async fn periods(&self) -> Vec<CohortPeriodGql> {
+        self.0
+            .periods
+            .iter()
+            .map(|p| CohortPeriodGql {
+                period: p.clone(),
+                users: self.0.users,
+            })
+            .collect()
+    }
 }
