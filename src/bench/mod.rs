@@ -740,6 +740,24 @@ impl Queries {
             )
             .await?,
         );
+        // Revenue: LTV against CAC per channel, and the 12-month cohort
+        // table by channel (issue 15's ≤ 50 ms goal), over every
+        // acquisition of the dataset.
+        let queries = self.shifted(from, end, |r| {
+            format!("{{ channels(range: {r}, first: 50) {{ nodes {{ channel acquisitions spend revenue ltv l90: ltv(days: 90) roas paybackDays churnRate }} }} overview(range: {r}) {{ revenue arpu cac ltv }} }}")
+        });
+        report.push(
+            http.graphql_many("query: channels with LTV and overview, 30 days", queries)
+                .await?,
+        );
+        let year = end - chrono::Duration::days(365);
+        let queries = self.shifted(year, end, |r| {
+            format!("{{ cohorts(range: {r}, interval: MONTH, groupBy: CHANNEL, periods: 12) {{ start channel users spend cac periods {{ revenue cumulativeRevenue ltv activeUsers retention complete }} }} }}")
+        });
+        report.push(
+            http.graphql_many("query: cohorts, 12 months by channel", queries)
+                .await?,
+        );
         Ok(())
     }
 
