@@ -7,6 +7,7 @@
 //! depends on the order or multiplicity in which the store returned them.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -182,15 +183,11 @@ impl Journey {
     pub fn evaluate(&self, event: &EventFact, lookback: Duration) -> Conversion {
         let at = event.at;
         let start = window_start(at, lookback);
-        let (lo, hi) = if start <= at {
-            (
-                self.touchpoints.partition_point(|t| t.at < start),
-                self.touchpoints.partition_point(|t| t.at <= at),
-            )
-        } else {
-            (0, 0)
-        };
-        let touchpoints = self.touchpoints.get(lo..hi).unwrap_or_default().to_vec();
+        let touchpoints = self
+            .touchpoints
+            .get(self.in_play(at, lookback))
+            .unwrap_or_default()
+            .to_vec();
         let time_to_convert_seconds = touchpoints
             .first()
             .map(|t| at.signed_duration_since(t.at).num_seconds());
@@ -211,6 +208,21 @@ impl Journey {
             time_to_convert_seconds,
             pageviews_before: count(pageviews_before),
             pageviews_after: count(pageviews_after),
+        }
+    }
+
+    /// The indexes in [`Journey::touchpoints`] of the touchpoints in play for a
+    /// conversion at `at`: `at - lookback <= tp.at <= at`. A range because the
+    /// touchpoints are sorted by time, so the ones in play are contiguous;
+    /// callers that must know *which* touchpoints a conversion claimed (the
+    /// data-driven models' training paths) use it instead of comparing copies.
+    pub fn in_play(&self, at: DateTime<Utc>, lookback: Duration) -> Range<usize> {
+        let start = window_start(at, lookback);
+        if start <= at {
+            self.touchpoints.partition_point(|t| t.at < start)
+                ..self.touchpoints.partition_point(|t| t.at <= at)
+        } else {
+            0..0
         }
     }
 

@@ -11,11 +11,15 @@
 //! 3. [`weights`] / [`Conversion::credits`] split one unit of credit over
 //!    those touchpoints according to a [`Model`].
 //!
+//! [`dda`] trains the data-driven models (MARKOV, SHAPLEY) on many journeys'
+//! paths and splits credit by what they learnt.
+//!
 //! Every step orders facts by their *content*, never by arrival order, and
 //! collapses identical facts, so the answer is a function of the set of facts
 //! the user has — retries, batch uploads and store ordering cannot change it.
 
 mod conversions;
+pub mod dda;
 mod models;
 mod touchpoints;
 

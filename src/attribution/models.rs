@@ -148,7 +148,7 @@ pub fn weights(model: Model, touchpoints: &[Touchpoint], conversion_at: DateTime
 
 /// Give the last non-zero weight `1.0 - (sum of the others, in order)` so the
 /// in-order sum is exactly `1.0`.
-fn settle(w: &mut [f64]) {
+pub(crate) fn settle(w: &mut [f64]) {
     let Some(k) = w.iter().rposition(|x| *x != 0.0) else {
         return;
     };
