@@ -263,6 +263,16 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every acquisition and revenue fact, for the same comparison.
+    pub async fn all_revenue_rows(&self) -> Result<RevenueRows, DbErr> {
+        Ok(RevenueRows {
+            acquisitions: acquisition::Entity::find().all(&self.primary()).await?,
+            facts: revenue_fact::Entity::find().all(&self.primary()).await?,
+        })
+    }
+}
+
 /// The conversions that `new` credits and `old` did not: attributed for the
 /// first time by this step (a conversion whose journey was recomputed, or
 /// moved from a fingerprint to its user, is not new).

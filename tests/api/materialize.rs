@@ -8,8 +8,8 @@ use std::sync::Arc;
 use growth_analytics::attribution::{PageviewFact, Settings};
 use growth_analytics::config::DatabaseConfig;
 use growth_analytics::journeys::{self, JourneyKey};
-use growth_analytics::materialize::{credit_rows, touchpoint_rows, Plan};
-use growth_analytics::store::{PageviewFilter, Store};
+use growth_analytics::materialize::{credit_rows, revenue_rows, touchpoint_rows, Plan};
+use growth_analytics::store::{PageviewFilter, RevenueRows, Store};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
@@ -65,9 +65,12 @@ fn generate(seed: u64) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
                     events.push(json!({ "name": "trial", "fingerprint": fp, "user_id": null, "created_at": at(minute) }));
                 }
                 if rng.below(4) != 0 {
-                    events.push(json!({ "name": "signup", "fingerprint": fp, "user_id": user, "created_at": at(minute + 30) }));
+                    events.push(json!({ "name": "signup", "fingerprint": fp, "user_id": user, "created_at": at(minute + 30), "revenue": format!("{u}.99") }));
                 }
             } else {
+                // A payment from the second device before it is known to be
+                // the user's: its revenue moves to the user with the login.
+                events.push(json!({ "name": "renewal", "fingerprint": fp, "user_id": null, "created_at": at(minute + 6000), "revenue": "4.50" }));
                 // The second device logs in days later, delivered last.
                 late.push(json!({ "fingerprint": fp, "user_id": user, "url": "https://www.blinkist.com/library", "created_at": at(minute + 5000) }));
             }
@@ -286,6 +289,49 @@ async fn derived_tables_equal_a_recomputation_from_scratch_after_shuffled_and_la
         "credit row counts differ"
     );
     assert_eq!(got_credits, expected_credits, "credits differ from scratch");
+
+    // Acquisitions and revenue facts too, in any order of arrival.
+    let mut expected = RevenueRows::default();
+    for k in &keys {
+        revenue_rows(&loaded[k], &mut expected);
+    }
+    let got = store.all_revenue_rows().await.unwrap();
+    assert!(!got.acquisitions.is_empty() && !got.facts.is_empty());
+    let facts = |rows: &RevenueRows| {
+        let mut v: Vec<_> = rows
+            .facts
+            .iter()
+            .map(|f| {
+                (
+                    f.journey_key.clone(),
+                    f.event_id.clone(),
+                    f.at,
+                    f.revenue_micros,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let acquisitions = |rows: &RevenueRows| {
+        let mut v = rows.acquisitions.clone();
+        v.sort_by(|a, b| a.journey_key.cmp(&b.journey_key));
+        v
+    };
+    assert_eq!(
+        acquisitions(&got),
+        acquisitions(&expected),
+        "acquisitions differ from scratch"
+    );
+    assert_eq!(
+        facts(&got),
+        facts(&expected),
+        "revenue facts differ from scratch"
+    );
+    assert!(
+        got.facts.iter().all(|f| f.journey_key.starts_with("u:")),
+        "every payment of a device that logged in belongs to its user"
+    );
 }
 
 #[tokio::test]
