@@ -17,12 +17,33 @@
 //!   device that a later login stitches to the account, some start a trial
 //!   before signing up, and some unsubscribe. The mix lives in
 //!   [`super::catalog`].
+//! - **Subscriptions that differ in worth.** A subscriber takes a plan
+//!   (monthly 9.99, yearly 79.99, premium 14.99 a month or 119.99 a year)
+//!   and pays its price
+//!   with the `signup` event; each later period boundary (the same day of
+//!   the month, or of the year) books a `renewal` at the plan's price, until
+//!   the subscriber unsubscribes or the range ends. Some trials are cancelled
+//!   before any payment (an `unsubscribe` in place of the `signup`); some
+//!   subscribers unsubscribe a few days after their last visit, others during
+//!   a billing period; either way nothing renews after the `unsubscribe`. A
+//!   few payments are followed within days by a `refund` of exactly their
+//!   negative amount, and the refunded subscriber cancels. How likely each is
+//!   depends on the [`super::catalog::Quality`] of the source that first
+//!   brought the visitor, so channels differ in revenue per signup, and
+//!   cheap signups are not always good ones. Amounts are integer cents,
+//!   written as decimals (`"9.99"`, `"-9.99"`) in the deployment's currency.
+//! - **Billing does not disturb the journeys.** Plans, churn and refunds draw
+//!   from a second stream per visitor (`BILLING_STREAMS` + index), so tuning
+//!   them leaves every pageview as it is. The one journey draw they read is
+//!   the early-exit roll, a single draw whatever the source's rate.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{
+    DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::catalog::{self, Campaign, Cost, Organic, Platform, CAMPAIGNS};
+use super::catalog::{self, Campaign, Cost, Organic, Plan, Platform, Quality, CAMPAIGNS};
 use crate::domain::{RawEvent, RawPageview};
 
 /// The demo site's origin.
@@ -38,6 +59,10 @@ const DAY: i64 = 24 * HOUR;
 
 /// The RNG stream spend draws from; visitors use streams `0..=u32::MAX`.
 const SPEND_STREAM: u64 = u64::MAX;
+
+/// Visitor *i*'s billing draws use stream `BILLING_STREAMS + i`: apart from
+/// both the journeys' streams and spend's.
+const BILLING_STREAMS: u64 = 1 << 32;
 
 /// What to generate. The data is a function of these four values only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +95,8 @@ impl Params {
 pub struct VisitorTraffic {
     /// Pageview webhooks, as a tracker would send them.
     pub pageviews: Vec<RawPageview>,
-    /// Event webhooks (`trial`, `signup`, `unsubscribe`), all with a `user_id`.
+    /// Event webhooks (`trial`, `signup`, `renewal`, `refund`,
+    /// `unsubscribe`), all with a `user_id`; payments carry `revenue`.
     pub events: Vec<RawEvent>,
 }
 
@@ -189,6 +215,8 @@ enum Source {
 /// One visitor being generated: their RNG, browsers, account and state.
 struct Visitor {
     rng: ChaCha8Rng,
+    /// Plans, churn and refunds, drawn apart from the journey.
+    billing: ChaCha8Rng,
     window: Window,
     /// One or two browser fingerprints.
     devices: Vec<String>,
@@ -199,6 +227,15 @@ struct Visitor {
     trial_pending: Option<usize>,
     /// The device the visitor converted on.
     converted_on: Option<usize>,
+    /// The plan they take if they pay.
+    plan: Plan,
+    /// A trial ends in an `unsubscribe` rather than a `signup`.
+    cancels_trial: bool,
+    /// When, and on which device, the first payment was made.
+    paid: Option<(i64, usize)>,
+    /// Events with their offsets, sorted into `traffic` at the end: billing
+    /// events are made after the journey, out of time order.
+    events: Vec<(i64, RawEvent)>,
     traffic: VisitorTraffic,
 }
 
@@ -211,20 +248,32 @@ impl Visitor {
             devices.push(uuid(&mut rng));
         }
         let user_id = format!("{:016x}{:08x}", rng.random::<u64>(), rng.random::<u32>());
+        let mut billing = ChaCha8Rng::seed_from_u64(seed);
+        billing.set_stream(BILLING_STREAMS + u64::from(index));
         Self {
             rng,
+            billing,
             window,
             devices,
             user_id,
             logged_in: [false; 2],
             trial_pending: None,
             converted_on: None,
+            plan: catalog::MONTHLY,
+            cancels_trial: false,
+            paid: None,
+            events: Vec::new(),
             traffic: VisitorTraffic::default(),
         }
     }
 
     fn generate(mut self) -> VisitorTraffic {
         let first = self.source();
+        let quality = match first {
+            Source::Campaign(campaign) => campaign.quality,
+            Source::Organic(organic) => organic.quality(),
+        };
+        self.plan = weighted(&mut self.billing, &quality.plans);
         let sessions = weighted(&mut self.rng, &catalog::SESSIONS);
         // Tuned so that about 20% of visitors sign up inside the range.
         let converts = self.rng.random_range(0..1000u32) < 220;
@@ -235,7 +284,9 @@ impl Visitor {
             (true, false) => Some(self.rng.random_range(0..sessions)),
         };
         let trial_first = self.percent(35);
-        let unsubscribes = self.percent(12);
+        // One draw whatever the rate, so the journeys after it stay the same.
+        let exits_early = self.percent(quality.early_exit);
+        self.cancels_trial = trial_first && exits_early;
 
         let mut t = self.first_visit();
         let mut device = self.rng.random_range(0..self.devices.len());
@@ -260,20 +311,93 @@ impl Visitor {
         // A trial nobody came back after still converts, by the billing system.
         if let Some(trial_device) = self.trial_pending.take() {
             t += self.between(DAY, 8 * DAY);
-            self.event("signup", t, trial_device);
+            self.end_trial(t, trial_device);
         }
         // The other browser logs in later, which links it to the account.
+        let mut lapses = None;
         if let Some(converted) = self.converted_on {
             if self.devices.len() > 1 && !self.logged_in[1 - converted] {
                 t += self.session_gap();
                 t = self.login_session(t, 1 - converted);
             }
-            if unsubscribes {
+            if exits_early && !trial_first {
                 t += self.between(2 * DAY, 20 * DAY);
-                self.event("unsubscribe", t, converted);
+                lapses = Some(t);
             }
         }
+        if let Some((at, device)) = self.paid {
+            self.bill(&quality, at, device, lapses);
+        }
+        // Stable, so events at one instant keep the order they were made in.
+        self.events.sort_by_key(|(at, _)| *at);
+        self.traffic.events = self.events.into_iter().map(|(_, e)| e).collect();
         self.traffic
+    }
+
+    /// A trial's end: the first payment, or the cancellation instead of it.
+    fn end_trial(&mut self, t: i64, device: usize) {
+        if self.cancels_trial {
+            self.event("unsubscribe", t, device);
+        } else {
+            self.subscribe(t, device);
+        }
+    }
+
+    /// The `signup`, which books the plan's first period.
+    fn subscribe(&mut self, t: i64, device: usize) {
+        self.payment("signup", t, device, i64::from(self.plan.cents));
+        self.paid = Some((t, device));
+    }
+
+    /// Renewals, refunds and the unsubscribe of a subscriber who first paid
+    /// at `signup`, up to the end of the range. `lapses` is when the journey
+    /// already has them leave.
+    ///
+    /// Each period draws its refund and its churn in the same order whether
+    /// or not they fall inside the range, so the range's end cuts a
+    /// subscription without changing what came before it.
+    fn bill(&mut self, quality: &Quality, signup: i64, device: usize, lapses: Option<i64>) {
+        let price = i64::from(self.plan.cents);
+        let mut leaves = lapses;
+        let mut paid = signup;
+        for period in 1u32.. {
+            if self.billing.random_range(0..1000u32) < quality.refunds {
+                let at = paid + self.billing.random_range(2 * HOUR..4 * DAY);
+                self.payment("refund", at, device, -price);
+                // A refund ends the subscription: nobody is billed again after asking for money back.
+                leaves = Some(leaves.map_or(at, |l| l.min(at)));
+            }
+            let Some(next) = self.renewal_at(signup, period) else {
+                break;
+            };
+            if self.billing.random_range(0..1000u32) < quality.churn {
+                // Periods are at least 28 days, so this range is never empty.
+                let at = self.billing.random_range(paid + 2 * DAY..next - DAY);
+                leaves = Some(leaves.map_or(at, |l| l.min(at)));
+            }
+            if let Some(at) = leaves.filter(|&at| at <= next) {
+                self.event("unsubscribe", at, device);
+                return;
+            }
+            if next >= self.window.span {
+                break;
+            }
+            self.payment("renewal", next, device, price);
+            paid = next;
+        }
+        // Past the range: an unsubscribe there is dropped like any late event.
+        if let Some(at) = leaves {
+            self.event("unsubscribe", at, device);
+        }
+    }
+
+    /// The offset of the `period`th renewal of a plan first paid at `signup`:
+    /// whole calendar periods from the signup itself, not from the previous
+    /// renewal, so a 31st stays the 31st after a short February.
+    fn renewal_at(&self, signup: i64, period: u32) -> Option<i64> {
+        let months = Months::new(period.checked_mul(self.plan.months)?);
+        let first = self.window.start + TimeDelta::microseconds(signup);
+        (first.checked_add_months(months)? - self.window.start).num_microseconds()
     }
 
     /// One visit: a landing pageview, internal navigation, perhaps a
@@ -291,7 +415,7 @@ impl Visitor {
         if self.trial_pending == Some(device) {
             self.trial_pending = None;
             t += self.between(MINUTE, 10 * MINUTE);
-            self.event("signup", t, device);
+            self.end_trial(t, device);
         }
         let mut previous = landing;
         let pages = weighted(&mut self.rng, &catalog::PAGES);
@@ -308,7 +432,7 @@ impl Visitor {
                 self.event("trial", t, device);
                 self.trial_pending = Some(device);
             } else {
-                self.event("signup", t, device);
+                self.subscribe(t, device);
             }
             self.converted_on = Some(device);
             self.logged_in[device] = true;
@@ -357,16 +481,28 @@ impl Visitor {
     }
 
     fn event(&mut self, name: &str, t: i64, device: usize) {
+        self.push_event(name, t, device, None);
+    }
+
+    /// An event booking `cents` (negative for a refund).
+    fn payment(&mut self, name: &str, t: i64, device: usize, cents: i64) {
+        self.push_event(name, t, device, Some(decimal(cents)));
+    }
+
+    fn push_event(&mut self, name: &str, t: i64, device: usize, revenue: Option<String>) {
         if t >= self.window.span {
             return;
         }
-        self.traffic.events.push(RawEvent {
+        let event = RawEvent {
             name: Some(name.to_owned()),
             fingerprint: Some(self.devices[device].clone()),
             user_id: Some(self.user_id.clone()),
             created_at: Some(self.window.timestamp(t)),
-            ..RawEvent::default()
-        });
+            revenue,
+            // The deployment's currency, whatever it is.
+            currency: None,
+        };
+        self.events.push((t, event));
     }
 
     // --- where visitors come from ---
@@ -668,6 +804,13 @@ fn uuid(rng: &mut ChaCha8Rng) -> String {
         ((b >> 48) & 0x3fff) | 0x8000,
         b & 0xffff_ffff_ffff
     )
+}
+
+/// Cents as a decimal with two places: `-999` is `"-9.99"`.
+fn decimal(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 /// Draws from `(value, weight)` pairs.
