@@ -177,7 +177,8 @@ pub struct Limits {
     #[arg(long, env = "MAX_QUERY_NODES", default_value_t = 5_000)]
     pub max_query_nodes: u64,
     /// Most report fields (`campaigns`, `sources`, `channels`,
-    /// `landingPages`, `overview`, `timeseries`) in one operation.
+    /// `landingPages`, `overview`, `timeseries`, `cohorts`, `paths`,
+    /// `pathLengths`, `modelComparison`) in one operation.
     #[arg(long, env = "MAX_REPORT_FIELDS", default_value_t = 20)]
     pub max_report_fields: u64,
     /// Seconds a GraphQL request may run before it is answered with

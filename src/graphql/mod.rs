@@ -13,6 +13,7 @@ mod loaders;
 mod mutation;
 mod order;
 mod pagination;
+mod paths;
 mod query;
 mod reports;
 mod scalars;

@@ -27,6 +27,7 @@ pub struct Query(
     WebhookQuery,
     AttributionQuery,
     super::reports::ReportsQuery,
+    super::paths::PathsQuery,
     super::types::SpendQuery,
 );
 

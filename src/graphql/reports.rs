@@ -33,6 +33,9 @@ pub const REPORT_FIELDS: &[&str] = &[
     "overview",
     "timeseries",
     "cohorts",
+    "paths",
+    "pathLengths",
+    "modelComparison",
 ];
 
 /// A report's complexity, whatever it selects: its cost is the range it
@@ -49,14 +52,16 @@ const MAX_BUCKETS: usize = 5_000;
 #[derive(Default)]
 pub struct ReportsQuery;
 
-struct Common {
-    range: TimeRange,
-    model: Model,
-    conversion: String,
-    lookback_days: i64,
+/// A report's arguments, checked.
+#[derive(Clone)]
+pub(super) struct Common {
+    pub(super) range: TimeRange,
+    pub(super) model: Model,
+    pub(super) conversion: String,
+    pub(super) lookback_days: i64,
 }
 
-fn common(
+pub(super) fn common(
     ctx: &Context<'_>,
     range: Option<DateRange>,
     model: AttributionModelGql,
@@ -76,11 +81,11 @@ fn common(
     })
 }
 
-fn offset_cursor(i: usize) -> String {
+pub(super) fn offset_cursor(i: usize) -> String {
     format!("r{i}")
 }
 
-fn parse_offset(after: Option<String>) -> async_graphql::Result<usize> {
+pub(super) fn parse_offset(after: Option<String>) -> async_graphql::Result<usize> {
     match after {
         None => Ok(0),
         Some(a) => a
@@ -127,17 +132,75 @@ async fn report(
     after: Option<String>,
     filter: RowFilter,
 ) -> async_graphql::Result<ReportConnection> {
-    let store = ctx.data::<Store>()?;
-    let settings = ctx.data::<Arc<Settings>>()?;
     let config = ctx.data::<Arc<ServeConfig>>()?;
     let limit = page_size(first, config.limits.max_page_size)?;
     let offset = parse_offset(after)?;
     let c = common(ctx, range, model, conversion, lookback)?;
-    let materializer = ctx.data::<Materializer>()?;
-    let names = source::names_for(&c.conversion);
     // `userIds` lists the users behind a row: only the derived rows have them.
     let wants_users = ctx.look_ahead().field("nodes").field("userIds").exists();
-    let rolled = rollup_reading(materializer, settings, &c, &names).filter(|_| !wants_users);
+    let (all, version, cache) = report_rows(ctx, dimension, &c, wants_users).await?;
+    let revenue = if c.conversion == SIGNUP && wants_revenue(ctx) {
+        let acquisitions = acquisitions_of(ctx, &c, version, cache).await?;
+        Some(revenue::by_row(dimension, &acquisitions))
+    } else {
+        None
+    };
+    let assists = if dimension != Dimension::LandingPage && wants_assists(ctx) {
+        Some(super::paths::assists(ctx, dimension, &c, version, cache).await?)
+    } else {
+        None
+    };
+    let mut rows: Vec<reports::Row> = all
+        .iter()
+        .filter(|r| filter.keeps(&r.key))
+        .cloned()
+        .collect();
+    let order = order_by.unwrap_or_default();
+    reports::sort_rows(&mut rows, order.field.into(), order.direction.into());
+    let total = rows.len();
+    let page: Vec<ReportRow> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|row| {
+            let of_row = revenue
+                .as_ref()
+                .map(|by_key| Arc::new(by_key.get(&row.key).cloned().unwrap_or_default()));
+            let assisted = assists
+                .as_ref()
+                .map(|by_key| by_key.get(&row.key).copied().unwrap_or_default());
+            ReportRow(row, of_row, assisted)
+        })
+        .collect();
+    let end = offset + page.len();
+    Ok(ReportConnection {
+        total_count: total as u64,
+        page_info: PageInfo {
+            has_previous_page: offset > 0,
+            has_next_page: end < total,
+            start_cursor: (!page.is_empty()).then(|| offset_cursor(offset)),
+            end_cursor: (!page.is_empty()).then(|| offset_cursor(end - 1)),
+        },
+        nodes: page,
+    })
+}
+
+/// Every row of a report under `c` (unfiltered, unsorted), from the rollups
+/// when they can answer and from the derived rows otherwise, cached at the
+/// derived-data version; with that version and the cache. What
+/// `campaigns`, `sources`, `channels`, `landingPages` and `modelComparison`
+/// all read, so the last equals the others by construction.
+pub(super) async fn report_rows<'c>(
+    ctx: &Context<'c>,
+    dimension: Dimension,
+    c: &Common,
+    wants_users: bool,
+) -> async_graphql::Result<(Arc<Vec<reports::Row>>, i64, &'c ReportCache)> {
+    let store = ctx.data::<Store>()?;
+    let settings = ctx.data::<Arc<Settings>>()?;
+    let materializer = ctx.data::<Materializer>()?;
+    let names = source::names_for(&c.conversion);
+    let rolled = rollup_reading(materializer, settings, c, &names).filter(|_| !wants_users);
     let (version, cache) = current(store, materializer).await?;
     let key = format!(
         "rows|{dimension:?}|{:?}|{}|{}|{}|{wants_users}",
@@ -183,42 +246,7 @@ async fn report(
             rows
         }
     };
-    let revenue = if c.conversion == SIGNUP && wants_revenue(ctx) {
-        let acquisitions = acquisitions_of(ctx, &c, version, cache).await?;
-        Some(revenue::by_row(dimension, &acquisitions))
-    } else {
-        None
-    };
-    let mut rows: Vec<reports::Row> = all
-        .iter()
-        .filter(|r| filter.keeps(&r.key))
-        .cloned()
-        .collect();
-    let order = order_by.unwrap_or_default();
-    reports::sort_rows(&mut rows, order.field.into(), order.direction.into());
-    let total = rows.len();
-    let page: Vec<ReportRow> = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|row| {
-            let of_row = revenue
-                .as_ref()
-                .map(|by_key| Arc::new(by_key.get(&row.key).cloned().unwrap_or_default()));
-            ReportRow(row, of_row)
-        })
-        .collect();
-    let end = offset + page.len();
-    Ok(ReportConnection {
-        total_count: total as u64,
-        page_info: PageInfo {
-            has_previous_page: offset > 0,
-            has_next_page: end < total,
-            start_cursor: (!page.is_empty()).then(|| offset_cursor(offset)),
-            end_cursor: (!page.is_empty()).then(|| offset_cursor(end - 1)),
-        },
-        nodes: page,
-    })
+    Ok((all, version, cache))
 }
 
 /// The revenue fields of a report row: any of them makes the report read
@@ -242,6 +270,15 @@ const OVERVIEW_REVENUE_FIELDS: &[&str] =
 fn wants_revenue(ctx: &Context<'_>) -> bool {
     let nodes = ctx.look_ahead().field("nodes");
     REVENUE_FIELDS.iter().any(|f| nodes.field(f).exists())
+}
+
+/// The assist fields of a report row: any of them makes the report read its
+/// conversions' touchpoints in play (see `super::paths::assists`).
+const ASSIST_FIELDS: &[&str] = &["assistedConversions", "lastClickConversions", "assistRatio"];
+
+fn wants_assists(ctx: &Context<'_>) -> bool {
+    let nodes = ctx.look_ahead().field("nodes");
+    ASSIST_FIELDS.iter().any(|f| nodes.field(f).exists())
 }
 
 /// The acquisitions of the report's range with their credits under its
@@ -301,7 +338,7 @@ fn rollup_reading<'a>(
 /// The derived-data version once nothing acknowledged awaits the
 /// materialiser (flushing it first if something does): a cached answer at
 /// that version is exactly what computing now would give.
-async fn current<'m>(
+pub(super) async fn current<'m>(
     store: &Store,
     materializer: &'m Materializer,
 ) -> async_graphql::Result<(i64, &'m ReportCache)> {

@@ -32,6 +32,10 @@ pub enum Cached {
     /// The acquisitions of a range under one model and lookback (see
     /// `revenue`), shared by every dimension's revenue fields.
     Acquisitions(Arc<Vec<super::revenue::CreditedAcquisition>>),
+    /// The conversions of a range with their touchpoints in play (see
+    /// `source::in_play`), shared by the paths, the path lengths and every
+    /// report's assists.
+    InPlay(Arc<Vec<super::paths::InPlay>>),
 }
 
 /// Shared by every request of one process; cheap to clone.

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod cells;
+pub mod comparison;
 pub mod paths;
 pub mod pieces;
 pub mod revenue;

@@ -6,12 +6,16 @@
 //! serves CHANNEL, SOURCE and CAMPAIGN. Groups live in a `BTreeMap` and the
 //! rows are sorted on their content, so the order in which conversions
 //! arrive cannot change the report.
+//!
+//! The assists of the `campaigns`, `sources` and `channels` rows are the same
+//! kind of fold over the same input ([`InPlay`]), so they live here too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::rows::TimeStats;
+use super::rows::{Dimension, RowKey, TimeStats, TouchKey};
+use crate::journeys::NOT_SET;
 
 /// What separates steps in a path's text (and orders rows with equal counts).
 pub const STEP_SEPARATOR: &str = " > ";
@@ -56,6 +60,91 @@ impl PathRow {
 pub struct PathLength {
     pub touchpoints: u64,
     pub conversions: u64,
+}
+
+/// What a path's steps are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathDimension {
+    /// The channel's name, e.g. `PAID_SOCIAL`.
+    Channel,
+    /// The source, e.g. `facebook` or `(direct)`.
+    Source,
+    /// The campaign, or `(not set)` for a touchpoint without one.
+    Campaign,
+}
+
+impl PathDimension {
+    /// The step a touchpoint with this key contributes.
+    pub fn step(self, key: &TouchKey) -> String {
+        match self {
+            PathDimension::Channel => key.channel.as_str().to_owned(),
+            PathDimension::Source => key.source.clone(),
+            PathDimension::Campaign => key.campaign.as_deref().unwrap_or(NOT_SET).to_owned(),
+        }
+    }
+}
+
+/// One conversion with its touchpoints in play: the input of both the
+/// paths and the assists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InPlay {
+    pub converted_at: DateTime<Utc>,
+    /// The key of each touchpoint in play, oldest first.
+    pub touchpoints: Vec<TouchKey>,
+    /// When the first touchpoint in play happened; `None` without touchpoints.
+    pub first_touch_at: Option<DateTime<Utc>>,
+}
+
+impl InPlay {
+    /// The conversion as the paths report reads it under `dimension`.
+    pub fn steps(&self, dimension: PathDimension) -> ConversionSteps {
+        ConversionSteps {
+            steps: self.touchpoints.iter().map(|k| dimension.step(k)).collect(),
+            first_touch_at: self.first_touch_at,
+            converted_at: self.converted_at,
+        }
+    }
+}
+
+/// How often a report row's key helped and how often it closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Assists {
+    /// Conversions with the key on a touchpoint in play other than the last
+    /// (each conversion once, however often the key appears).
+    pub assisted: u64,
+    /// Conversions whose last touchpoint in play has the key; a conversion
+    /// without touchpoints closes under the `(not set)` key, as in the
+    /// LAST_CLICK report.
+    pub last_click: u64,
+}
+
+impl Assists {
+    /// assisted / last-click; `None` when the key never closed.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.last_click > 0).then(|| self.assisted as f64 / self.last_click as f64)
+    }
+}
+
+/// The assists of every key that assisted or closed a conversion, under
+/// `dimension`. A key both assisting and closing one conversion (`A > B > A`
+/// for A) counts in both columns: GA's definition, where an assist is any
+/// interaction but the last.
+pub fn assists(dimension: Dimension, conversions: &[InPlay]) -> HashMap<RowKey, Assists> {
+    let mut out: HashMap<RowKey, Assists> = HashMap::new();
+    for c in conversions {
+        let Some((last, before)) = c.touchpoints.split_last() else {
+            out.entry(dimension.key(&TouchKey::not_set()))
+                .or_default()
+                .last_click += 1;
+            continue;
+        };
+        out.entry(dimension.key(last)).or_default().last_click += 1;
+        let assisting: BTreeSet<RowKey> = before.iter().map(|k| dimension.key(k)).collect();
+        for key in assisting {
+            out.entry(key).or_default().assisted += 1;
+        }
+    }
+    out
 }
 
 #[derive(Default)]
@@ -127,6 +216,7 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
+    use crate::domain::Channel;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
@@ -228,6 +318,108 @@ mod tests {
         assert_eq!(paths(&reversed, false), paths(&sample(), false));
         assert_eq!(paths(&reversed, true), paths(&sample(), true));
         assert!(paths(&[], false).is_empty());
+    }
+
+    fn key(channel: Channel, source: &str, campaign: Option<&str>) -> TouchKey {
+        TouchKey {
+            campaign: campaign.map(str::to_owned),
+            source: source.to_owned(),
+            medium: "m".to_owned(),
+            channel,
+            landing_page: "/".to_owned(),
+        }
+    }
+
+    fn in_play(keys: &[TouchKey]) -> InPlay {
+        InPlay {
+            converted_at: t0(),
+            touchpoints: keys.to_vec(),
+            first_touch_at: (!keys.is_empty()).then(|| t0() - Duration::days(1)),
+        }
+    }
+
+    #[test]
+    fn steps_are_the_dimension_s_values_with_not_set_for_a_missing_campaign() {
+        let fb = key(Channel::PaidSocial, "facebook", Some("spring"));
+        let direct = key(Channel::Direct, "(direct)", None);
+        let c = in_play(&[fb, direct]);
+        assert_eq!(
+            c.steps(PathDimension::Channel).steps,
+            ["PAID_SOCIAL", "DIRECT"]
+        );
+        assert_eq!(
+            c.steps(PathDimension::Source).steps,
+            ["facebook", "(direct)"]
+        );
+        assert_eq!(
+            c.steps(PathDimension::Campaign).steps,
+            ["spring", "(not set)"]
+        );
+        assert_eq!(
+            c.steps(PathDimension::Channel).first_touch_at,
+            c.first_touch_at
+        );
+        assert!(in_play(&[]).steps(PathDimension::Source).steps.is_empty());
+    }
+
+    #[test]
+    fn assists_count_each_conversion_once_per_key_and_closers_apart() {
+        let social = key(Channel::PaidSocial, "facebook", Some("spring"));
+        let email = key(Channel::Email, "newsletter", None);
+        let direct = key(Channel::Direct, "(direct)", None);
+        let conversions = [
+            // Social twice before direct: one assist, not two.
+            in_play(&[social.clone(), social.clone(), direct.clone()]),
+            // Email assists and closes the same conversion.
+            in_play(&[email.clone(), social.clone(), email.clone()]),
+            in_play(std::slice::from_ref(&email)),
+            in_play(&[]),
+        ];
+        let by = assists(Dimension::Channel, &conversions);
+        let of = |c: Channel| by.get(&RowKey::Channel(c)).copied().unwrap_or_default();
+        assert_eq!(
+            of(Channel::PaidSocial),
+            Assists {
+                assisted: 2,
+                last_click: 0
+            }
+        );
+        assert_eq!(of(Channel::PaidSocial).ratio(), None);
+        assert_eq!(
+            of(Channel::Email),
+            Assists {
+                assisted: 1,
+                last_click: 2
+            }
+        );
+        assert_eq!(of(Channel::Email).ratio(), Some(0.5));
+        assert_eq!(
+            of(Channel::Direct),
+            Assists {
+                assisted: 0,
+                last_click: 1
+            }
+        );
+        assert_eq!(
+            of(Channel::Unassigned),
+            Assists {
+                assisted: 0,
+                last_click: 1
+            },
+            "the conversion without touchpoints closes under (not set)"
+        );
+        // Closers sum to the conversions, as the LAST_CLICK report does.
+        assert_eq!(by.values().map(|a| a.last_click).sum::<u64>(), 4);
+        let campaigns = assists(Dimension::Campaign, &conversions);
+        assert_eq!(
+            campaigns[&Dimension::Campaign.key(&social)].assisted,
+            2,
+            "campaign rows are keyed by campaign, source and medium"
+        );
+        assert_eq!(
+            campaigns[&Dimension::Campaign.key(&TouchKey::not_set())].last_click,
+            1
+        );
     }
 
     #[test]

@@ -308,3 +308,69 @@ pub async fn acquisitions(
     }
     Ok(out)
 }
+
+/// Every conversion named `name` in `range` with its touchpoints in play at
+/// `lookback`, oldest first: the input of the paths and the assists.
+///
+/// From the journeys, not the materialised `credits` table: a credit row
+/// keeps a touchpoint's key but not its time, so the table cannot say in
+/// which order a conversion's touchpoints came. What it costs: one read of
+/// the range's events of that name, one of the owners of their anonymous
+/// fingerprints, then [`journeys::load`] of those journeys (their links,
+/// every pageview and event of theirs, sessionised in memory): linear in the
+/// facts of the journeys converting in range, as [`computed_credits`].
+/// Sorted by conversion time, then id, so the output does not depend on the
+/// order rows come back in.
+pub async fn in_play(
+    store: &Store,
+    settings: &Settings,
+    range: TimeRange,
+    name: &str,
+    lookback: Duration,
+) -> Result<Vec<super::paths::InPlay>, DbErr> {
+    let filter = EventFilter {
+        names: Some(vec![name.to_lowercase()]),
+        range,
+        ..EventFilter::default()
+    };
+    let rows = store.all_events(&filter).await?;
+    let anonymous: Vec<String> = rows
+        .iter()
+        .filter(|r| r.user_id.is_none())
+        .map(|r| r.fingerprint.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let owners = journeys::owners(store, &anonymous).await?;
+    let keyed: Vec<(StoredEvent, journeys::JourneyKey)> = rows
+        .into_iter()
+        .map(|r| {
+            let key = journeys::key_of(&r, &owners);
+            (StoredEvent::from(r), key)
+        })
+        .collect();
+    let keys: Vec<_> = keyed
+        .iter()
+        .map(|(_, k)| k.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let loaded = journeys::load(store, settings, &keys).await?;
+    let mut out: Vec<(String, super::paths::InPlay)> = keyed
+        .into_iter()
+        .filter_map(|(event, key)| {
+            let journey = loaded.get(&key)?;
+            let c = journey.journey.evaluate(&event.fact, lookback);
+            Some((
+                event.id,
+                super::paths::InPlay {
+                    converted_at: c.at,
+                    first_touch_at: c.touchpoints.first().map(|t| t.at),
+                    touchpoints: c.touchpoints.iter().map(TouchKey::of).collect(),
+                },
+            ))
+        })
+        .collect();
+    out.sort_by(|(ia, a), (ib, b)| (a.converted_at, ia).cmp(&(b.converted_at, ib)));
+    Ok(out.into_iter().map(|(_, c)| c).collect())
+}

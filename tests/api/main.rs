@@ -21,6 +21,7 @@ mod import;
 mod ingest_edge;
 mod introspection;
 mod materialize;
+mod paths;
 mod postgres;
 mod readme;
 mod reports;

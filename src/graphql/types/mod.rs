@@ -8,6 +8,7 @@ mod erasure;
 mod event;
 mod inputs;
 mod pageview;
+pub mod paths;
 pub mod report;
 mod spend;
 mod user;

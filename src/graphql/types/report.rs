@@ -8,6 +8,7 @@ use crate::graphql::scalars::DateTime;
 use crate::ingest::classify::channel_for;
 use std::sync::Arc;
 
+use crate::reports::paths::Assists;
 use crate::reports::revenue::RowRevenue;
 use crate::reports::{self, Row, RowKey};
 
@@ -62,7 +63,63 @@ pub struct TimeToConvert {
 /// `netConversions`, `churnRate`, `revenueComplete`, `maturedShare`) are
 /// set for `conversion: "signup"` (null otherwise) and weigh each of the
 /// row's acquisitions by its credit: see the README, "Growing profitably".
-pub struct ReportRow(pub Row, pub Option<Arc<RowRevenue>>);
+///
+/// The assist fields (`assistedConversions`, `lastClickConversions`,
+/// `assistRatio`) are set on `campaigns`, `sources` and `channels` rows
+/// (null on landing pages), and read only when selected.
+pub struct ReportRow(pub Row, pub Option<Arc<RowRevenue>>, pub Option<Assists>);
+
+/// The key fields of a report row, shared with `ModelComparisonRow` so the
+/// two name and derive a key alike.
+pub(crate) mod key_fields {
+    use super::{channel_for, ChannelGql, RowKey};
+
+    pub fn campaign(key: &RowKey) -> Option<&str> {
+        match key {
+            RowKey::Campaign { campaign, .. } => campaign.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn source(key: &RowKey) -> Option<&str> {
+        match key {
+            RowKey::Campaign { source, .. } => Some(source),
+            RowKey::Source(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn medium(key: &RowKey) -> Option<&str> {
+        match key {
+            RowKey::Campaign { medium, .. } => Some(medium),
+            _ => None,
+        }
+    }
+
+    pub fn channel(key: &RowKey) -> Option<ChannelGql> {
+        match key {
+            RowKey::Channel(c) => Some((*c).into()),
+            RowKey::Campaign {
+                campaign,
+                source,
+                medium,
+            } if source != crate::journeys::NOT_SET => Some(
+                channel_for(source, medium, campaign.as_deref(), None)
+                    .0
+                    .into(),
+            ),
+            RowKey::Campaign { .. } => Some(crate::domain::Channel::Unassigned.into()),
+            _ => None,
+        }
+    }
+
+    pub fn landing_page(key: &RowKey) -> Option<&str> {
+        match key {
+            RowKey::LandingPage(p) => Some(p),
+            _ => None,
+        }
+    }
+}
 
 /// A `days` argument: whole days, 0 to ten years.
 fn checked_days(days: Option<i32>) -> async_graphql::Result<Option<i64>> {
@@ -82,53 +139,27 @@ fn money(micros: i64) -> String {
 impl ReportRow {
     /// `utm_campaign` (campaign rows; null groups conversions without a campaign).
     async fn campaign(&self) -> Option<&str> {
-        match &self.0.key {
-            RowKey::Campaign { campaign, .. } => campaign.as_deref(),
-            _ => None,
-        }
+        key_fields::campaign(&self.0.key)
     }
 
     /// The source (campaign and source rows).
     async fn source(&self) -> Option<&str> {
-        match &self.0.key {
-            RowKey::Campaign { source, .. } => Some(source),
-            RowKey::Source(s) => Some(s),
-            _ => None,
-        }
+        key_fields::source(&self.0.key)
     }
 
     /// The medium (campaign rows).
     async fn medium(&self) -> Option<&str> {
-        match &self.0.key {
-            RowKey::Campaign { medium, .. } => Some(medium),
-            _ => None,
-        }
+        key_fields::medium(&self.0.key)
     }
 
     /// The channel (channel rows; derived for campaign rows).
     async fn channel(&self) -> Option<ChannelGql> {
-        match &self.0.key {
-            RowKey::Channel(c) => Some((*c).into()),
-            RowKey::Campaign {
-                campaign,
-                source,
-                medium,
-            } if source != crate::journeys::NOT_SET => Some(
-                channel_for(source, medium, campaign.as_deref(), None)
-                    .0
-                    .into(),
-            ),
-            RowKey::Campaign { .. } => Some(crate::domain::Channel::Unassigned.into()),
-            _ => None,
-        }
+        key_fields::channel(&self.0.key)
     }
 
     /// The landing page (landing-page rows).
     async fn landing_page(&self) -> Option<&str> {
-        match &self.0.key {
-            RowKey::LandingPage(p) => Some(p),
-            _ => None,
-        }
+        key_fields::landing_page(&self.0.key)
     }
 
     /// Conversions credited to this row under the model: fractional for
@@ -276,6 +307,28 @@ impl ReportRow {
             .1
             .as_ref()
             .and_then(|r| r.matured_share(days, chrono::Utc::now())))
+    }
+
+    /// Conversions in range (of the report's `conversion`, at its lookback)
+    /// whose touchpoints in play have this row's key on a touchpoint other
+    /// than the last, each counted once however often the key appears.
+    /// Whatever the model. Null on landing-page rows.
+    async fn assisted_conversions(&self) -> Option<u64> {
+        self.2.map(|a| a.assisted)
+    }
+
+    /// Conversions in range whose last touchpoint in play has this row's
+    /// key (a conversion without touchpoints: the `(not set)` row): this
+    /// row's conversions under LAST_CLICK, whatever the model. Null on
+    /// landing-page rows.
+    async fn last_click_conversions(&self) -> Option<u64> {
+        self.2.map(|a| a.last_click)
+    }
+
+    /// assistedConversions / lastClickConversions: above 1, the key helps
+    /// more than it closes. Null when lastClickConversions is 0.
+    async fn assist_ratio(&self) -> Option<f64> {
+        self.2.and_then(|a| a.ratio())
     }
 
     /// Users of the conversions with a share of this row, sorted.
