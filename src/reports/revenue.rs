@@ -158,10 +158,18 @@ impl RowRevenue {
             .fold(0.0, |a, w| a + w)
     }
 
-    /// 1 − net / acquisitions; None without acquisitions.
+    /// 1 − net / acquisitions, computed as churned credit / acquisitions
+    /// (the same number without `1 − x` float noise); None without
+    /// acquisitions.
     pub fn churn_rate(&self, days: i64) -> Option<f64> {
         let n = self.acquisitions();
-        (n > 0.0).then(|| 1.0 - self.net_conversions(days) / n)
+        let churned = self
+            .credits
+            .iter()
+            .filter(|c| c.acquisition.churned_within(days))
+            .map(|c| c.weight)
+            .fold(0.0, |a, w| a + w);
+        (n > 0.0).then(|| churned / n)
     }
 
     /// Every credited acquisition is at least `days` old.

@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Alias, Condition, Expr, JoinType, Query, SelectStatemen
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
 use super::{Store, TimeRange};
-use crate::attribution::Model;
+use crate::attribution::{Model, SIGNUP};
 
 /// One credit row of an acquisition under one model.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -83,8 +83,20 @@ impl Store {
                 ),
         )
         .and_where(Expr::col((credit::Entity, C::LookbackDays)).eq(lookback_days))
+        .and_where(Expr::col((credit::Entity, C::Name)).eq(SIGNUP))
         .and_where(Expr::col((credit::Entity, weight)).gt(0.0));
         in_range(&mut stmt, range);
+        // The acquisition's credit rows carry its time as `conversion_at`:
+        // the same range on them lets the planner read the credits of the
+        // range by their (lookback, name, time) index instead of every
+        // signup credit at the lookback.
+        let at = Expr::col((credit::Entity, C::ConversionAt));
+        if let Some(from) = range.from {
+            stmt.and_where(at.clone().gte(from));
+        }
+        if let Some(to) = range.to {
+            stmt.and_where(at.lt(to));
+        }
         stmt.order_by((acquisition::Entity, A::JourneyKey), sea_orm::Order::Asc)
             .order_by((credit::Entity, C::Id), sea_orm::Order::Asc);
         let db = self.primary();
