@@ -120,23 +120,21 @@ pub fn set_weight(r: &mut entity::credit::Model, model: Model, w: f64) {
     } = w;
 }
 
-/// Attributes every event named in `names` that happened in `range`, from
-/// the raw facts.
-pub async fn computed_credits(
+/// The events matching `filter`, each with the journey it belongs to (an
+/// anonymous event goes to the user who owns its fingerprint), and those
+/// journeys loaded: what attributing events on the spot starts from.
+async fn events_with_journeys(
     store: &Store,
     settings: &Settings,
-    range: TimeRange,
-    names: &[&str],
-    model: Model,
-    lookback: Duration,
-) -> Result<CreditsByName, DbErr> {
-    let names: BTreeSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let filter = EventFilter {
-        names: Some(names.iter().cloned().collect()),
-        range,
-        ..EventFilter::default()
-    };
-    let rows = store.all_events(&filter).await?;
+    filter: &EventFilter,
+) -> Result<
+    (
+        Vec<(StoredEvent, journeys::JourneyKey)>,
+        HashMap<journeys::JourneyKey, std::sync::Arc<journeys::UserJourney>>,
+    ),
+    DbErr,
+> {
+    let rows = store.all_events(filter).await?;
     let anonymous: Vec<String> = rows
         .iter()
         .filter(|r| r.user_id.is_none())
@@ -159,6 +157,26 @@ pub async fn computed_credits(
         .into_iter()
         .collect();
     let loaded = journeys::load(store, settings, &keys).await?;
+    Ok((keyed, loaded))
+}
+
+/// Attributes every event named in `names` that happened in `range`, from
+/// the raw facts.
+pub async fn computed_credits(
+    store: &Store,
+    settings: &Settings,
+    range: TimeRange,
+    names: &[&str],
+    model: Model,
+    lookback: Duration,
+) -> Result<CreditsByName, DbErr> {
+    let names: BTreeSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let filter = EventFilter {
+        names: Some(names.iter().cloned().collect()),
+        range,
+        ..EventFilter::default()
+    };
+    let (keyed, loaded) = events_with_journeys(store, settings, &filter).await?;
     let mut by_name: HashMap<String, Vec<Credited>> = HashMap::new();
     for (event, key) in keyed {
         let Some(journey) = loaded.get(&key) else {
@@ -333,29 +351,7 @@ pub async fn in_play(
         range,
         ..EventFilter::default()
     };
-    let rows = store.all_events(&filter).await?;
-    let anonymous: Vec<String> = rows
-        .iter()
-        .filter(|r| r.user_id.is_none())
-        .map(|r| r.fingerprint.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let owners = journeys::owners(store, &anonymous).await?;
-    let keyed: Vec<(StoredEvent, journeys::JourneyKey)> = rows
-        .into_iter()
-        .map(|r| {
-            let key = journeys::key_of(&r, &owners);
-            (StoredEvent::from(r), key)
-        })
-        .collect();
-    let keys: Vec<_> = keyed
-        .iter()
-        .map(|(_, k)| k.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let loaded = journeys::load(store, settings, &keys).await?;
+    let (keyed, loaded) = events_with_journeys(store, settings, &filter).await?;
     let mut out: Vec<(String, super::paths::InPlay)> = keyed
         .into_iter()
         .filter_map(|(event, key)| {
