@@ -242,6 +242,18 @@ impl TestApp {
             .expect("Failed to send the request")
     }
 
+    /// POSTs `body` to `path` and fails the test unless it is stored (200),
+    /// showing the answer: the set-up step of most scenario tests.
+    pub async fn post_ok(&self, path: &str, body: &Value) {
+        let r = self.post_json(path, body).await;
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "{path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.address))

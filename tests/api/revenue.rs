@@ -171,13 +171,7 @@ async fn story(app: &TestApp) {
         pageview("a1", None, ad, "2026-03-01T10:00:00Z"),
         pageview("b1", None, "https://shop.example/", "2026-03-10T10:00:00Z"),
     ]);
-    assert_eq!(
-        app.post_json("/webhooks/pageviews", &pageviews)
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    app.post_ok("/webhooks/pageviews", &pageviews).await;
     let events = json!([
         paid("payment", "a1", "A", "2026-02-28T12:00:00Z", Some("5.00")),
         paid("signup", "a2", "A", "2026-03-01T12:00:00Z", Some("10.00")),
@@ -187,21 +181,9 @@ async fn story(app: &TestApp) {
         paid("signup", "a2", "A", "2026-05-01T12:00:00Z", Some("10.00")),
         paid("signup", "b1", "B", "2026-03-10T10:05:00Z", Some("80.00")),
     ]);
-    assert_eq!(
-        app.post_json("/webhooks/events", &events)
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    app.post_ok("/webhooks/events", &events).await;
     let spend = json!({ "campaign": "spring", "source": "google", "medium": "cpc", "date": "2026-03-01", "amount": "20.00" });
-    assert_eq!(
-        app.post_json("/webhooks/spend", &spend)
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    app.post_ok("/webhooks/spend", &spend).await;
 }
 
 const MARCH: &str = "{from: \"2026-03-01T00:00:00Z\", to: \"2026-04-01T00:00:00Z\"}";
@@ -437,13 +419,7 @@ async fn a_cohort_still_running_is_flagged_incomplete_and_its_rows_immature() {
     let app = spawn_app().await;
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     let body = json!([paid("signup", "c1", "C", &yesterday, Some("9.99"))]);
-    assert_eq!(
-        app.post_json("/webhooks/events", &body)
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    app.post_ok("/webhooks/events", &body).await;
     let data = app
         .graphql_ok(
             "{ cohorts(interval: WEEK, periods: 2) { users periods { revenue complete } } \
